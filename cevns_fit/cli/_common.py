@@ -1,0 +1,89 @@
+"""Shared plumbing of the CLI: JSON output, error handling, common options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tomllib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from cevns_fit.errors import FitFailedError, InputError
+
+__all__ = ["EXIT_INPUT_ERROR", "EXIT_FIT_FAILED", "add_json_flag", "emit", "run_guarded", "to_jsonable"]
+
+EXIT_INPUT_ERROR = 2
+EXIT_FIT_FAILED = 3
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout and nothing else"
+    )
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy arrays/scalars and dataclass results to plain JSON types (NaN -> null)."""
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating | float):
+        value = float(obj)
+        return None if not math.isfinite(value) else value
+    return obj
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list) and len(value) > 8:
+        return f"[{len(value)} values]"
+    return str(value)
+
+
+def emit(result: dict | None, args: argparse.Namespace) -> None:
+    """Print a command's result: JSON with --json, else the command's own text or key: value."""
+    if result is None:
+        return
+    data = to_jsonable(result)
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+        return
+    printer = getattr(args, "text", None)
+    if printer is not None:
+        printer(result)
+        return
+    for key, value in data.items():
+        print(f"{key}: {_format_value(value)}")
+
+
+def run_guarded(func: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> Any:
+    """Run a command; user mistakes become one stderr line and exit code 2."""
+    try:
+        return func(args)
+    except InputError as exc:
+        print(f"cevns-fit: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except FileNotFoundError as exc:
+        print(f"cevns-fit: error: file not found: {exc.filename}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except tomllib.TOMLDecodeError as exc:
+        print(f"cevns-fit: error: malformed TOML: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except FitFailedError as exc:
+        print(f"cevns-fit: fit failed: {exc}", file=sys.stderr)
+        return EXIT_FIT_FAILED
