@@ -24,7 +24,6 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = [
     "xsec",
     "ratio_map",
-    "resolution",
 ]
 
 

@@ -1,0 +1,79 @@
+"""``cevns-fit ratio-map``: σ_eff(A)/σ_eff(B) over neutrino energy and threshold (seed Fig. 4).
+
+Also draws seed Fig. 3 (σ·ε vs threshold, A solid, B dashed) with ``--fig3 PNG``."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli.xsec import add_target_options, target_from_args
+from cevns_fit.cross_section import sigma_eff
+from cevns_fit.errors import InputError
+
+__all__ = ["add_parser", "ratio_map"]
+
+
+def ratio_map(enu_MeV, threshold_keVnr, target, reference, **kwargs) -> np.ndarray:
+    """σ_eff(target)/σ_eff(reference) per nucleus, shape (n_enu, n_thr); 0 where the target
+    sees no recoil above the threshold (the seed's convention for Fig. 4)."""
+    num = sigma_eff(enu_MeV, threshold_keVnr, target, **kwargs)
+    den = sigma_eff(enu_MeV, threshold_keVnr, reference, **kwargs)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def _grid(text: str, name: str, *, positive: bool) -> np.ndarray:
+    try:
+        start, stop, n = text.split(":")
+        grid = np.linspace(float(start), float(stop), int(n))
+    except ValueError:
+        raise InputError(f"--{name} {text!r}: expected START:STOP:N") from None
+    if len(grid) < 2 or (positive and grid[0] <= 0) or grid[0] < 0:
+        raise InputError(f"--{name} {text!r}: need N >= 2 and {'positive' if positive else 'non-negative'} values")
+    return grid
+
+
+def run(args: argparse.Namespace) -> dict:
+    target = target_from_args(args.target, args)
+    reference = target_from_args(args.reference, args)
+    enu = _grid(args.enu, "enu", positive=True)
+    thr = _grid(args.thresholds, "thresholds", positive=False)
+    ratio = ratio_map(enu, thr, target, reference, form_factor=args.form_factor, sin2_theta_w=args.sin2_theta_w)
+    i, j = np.unravel_index(np.argmax(ratio), ratio.shape)
+    if args.out or args.fig3:
+        from cevns_fit.plots.xsec import ratio_map_figure, sigma_vs_threshold_figure
+
+        if args.out:
+            ratio_map_figure(enu, thr, ratio, target_name=target.name, reference_name=reference.name).savefig(args.out, dpi=150)
+        if args.fig3:
+            sigma_vs_threshold_figure(target, reference, form_factor=args.form_factor).savefig(args.fig3, dpi=150)
+    return {
+        "target": target.name,
+        "reference": reference.name,
+        "per": "nucleus",
+        "enu_MeV": enu,
+        "threshold_keVnr": thr,
+        "ratio": ratio,
+        "ratio_max": float(ratio[i, j]),
+        "ratio_max_at": {"enu_MeV": float(enu[i]), "threshold_keVnr": float(thr[j])},
+    }
+
+
+def _text(result: dict) -> None:
+    at = result["ratio_max_at"]
+    print(f"sigma_eff({result['target']}) / sigma_eff({result['reference']}) per nucleus")
+    print(f"max ratio {result['ratio_max']:.3f} at E_nu = {at['enu_MeV']:.4g} MeV, threshold = {at['threshold_keVnr']:.4g} keVnr")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ratio-map", help="sigma_eff ratio of two targets over (E_nu, threshold)")
+    add_target_options(p)
+    p.add_argument("--reference", required=True, help="reference target formula, e.g. Ge")
+    p.add_argument("--enu", default="5:55:101", help="neutrino energies START:STOP:N [MeV]")
+    p.add_argument("--thresholds", default="0:40:81", help="thresholds START:STOP:N [keVnr]")
+    p.add_argument("--out", default=None, help="write the ratio map (seed Fig. 4) as PNG")
+    p.add_argument("--fig3", default=None, help="also write seed Fig. 3 (sigma*eps vs threshold) as PNG")
+    add_json_flag(p)
+    p.set_defaults(func=run, text=_text)

@@ -1,0 +1,59 @@
+"""Shared fixtures: run the CLI in-process or as a subprocess, and locate shipped models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+
+
+@pytest.fixture
+def models_dir() -> Path:
+    return MODELS
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``cevns-fit ARGS`` in a subprocess; returns (exit code, stdout, stderr)."""
+
+    def _run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cevns_fit", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=cwd or ROOT,
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+
+    return _run
+
+
+@pytest.fixture
+def cli_json(run_cli):
+    """Run ``cevns-fit ARGS --json`` and parse its single JSON object (asserting exit 0)."""
+
+    def _run(*args: str) -> dict:
+        code, out, err = run_cli(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    return _run
+
+
+def assert_clean_input_error(code: int, out: str, err: str, *needles: str) -> None:
+    """A user mistake: exit 2, one line on stderr naming the input, no traceback."""
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
