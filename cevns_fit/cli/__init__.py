@@ -24,6 +24,8 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = [
     "xsec",
     "ratio_map",
+    "spectrum",
+    "scan",
 ]
 
 
