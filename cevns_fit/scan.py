@@ -1,0 +1,309 @@
+"""Sensitivity scans: grids of detector configurations, each point a full inference.
+
+A scan varies named model parameters over grids (``--vary threshold=2:20:10``), evaluates the
+median expected discovery significance and the exposures needed for 3σ and 5σ at every point,
+and streams each finished point as one JSON line to ``out``. Re-running with the same ``out``
+resumes: points already in the file are read back, not recomputed, so an interrupted scan loses
+nothing. Points run on local processes (default, no server) or on a ``dask.distributed``
+cluster (a ``LocalCluster`` when no scheduler address is given).
+
+Names that can vary (DESIGN.md §3) and what they set on the detector model:
+
+=============  =================================================================
+``threshold``  recoil threshold in keVnr (converted to the observable at nominal quenching)
+``quenching``  the quenching factor (constant models) or its scale (energy-dependent models)
+``mass``       detector mass in kg (live time kept, so exposure follows)
+``exposure``   exposure in kg·yr (templates rescaled, no rebuild)
+``background`` scale factor on every background rate
+=============  =================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+
+from cevns_fit.errors import InputError
+
+__all__ = [
+    "VARY_NAMES",
+    "Axis",
+    "parse_vary",
+    "grid_points",
+    "point_key",
+    "evaluate_point",
+    "read_finished",
+    "run_scan",
+    "ScanResult",
+]
+
+# scan name -> keyword of DetectorModel.with_overrides
+VARY_NAMES = {
+    "threshold": "threshold_keVnr",
+    "quenching": "quenching",
+    "mass": "mass_kg",
+    "exposure": "exposure_kg_yr",
+    "background": "background_scale",
+}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One scanned parameter and its grid values."""
+
+    name: str
+    values: tuple[float, ...]
+
+
+def parse_vary(text: str) -> Axis:
+    """Parse ``NAME=START:STOP:N`` (linear grid) or ``NAME=v1,v2,...`` into an :class:`Axis`."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or name not in VARY_NAMES:
+        allowed = ", ".join(VARY_NAMES)
+        raise InputError(f"--vary {text!r}: expected NAME=START:STOP:N with NAME one of {allowed}")
+    try:
+        if ":" in spec:
+            start, stop, n = spec.split(":")
+            values = np.linspace(float(start), float(stop), int(n))
+        else:
+            values = np.array([float(v) for v in spec.split(",")])
+    except ValueError:
+        raise InputError(f"--vary {text!r}: expected START:STOP:N or a comma-separated list") from None
+    if len(values) == 0 or not np.all(np.isfinite(values)):
+        raise InputError(f"--vary {text!r}: needs at least one finite value")
+    if np.any(values < 0) or (name != "threshold" and np.any(values <= 0)):
+        raise InputError(f"--vary {text!r}: {name} must be {'>= 0' if name == 'threshold' else '> 0'}")
+    return Axis(name, tuple(float(v) for v in values))
+
+
+def grid_points(axes: Iterable[Axis]) -> list[dict[str, float]]:
+    """The cartesian product of the axes, in row-major order of the axes as given."""
+    axes = list(axes)
+    names = [a.name for a in axes]
+    if len(set(names)) != len(names):
+        raise InputError(f"--vary: a parameter is given twice ({', '.join(names)})")
+    return [dict(zip(names, combo, strict=True)) for combo in product(*(a.values for a in axes))]
+
+
+def point_key(point: dict[str, float]) -> str:
+    """A canonical text key of a point's varied values (12 significant digits), for resuming."""
+    return json.dumps({k: float(f"{v:.12g}") for k, v in sorted(point.items())}, sort_keys=True)
+
+
+@lru_cache(maxsize=8)
+def _load_model(model_path: str):
+    from cevns_fit.detector import load_detector_model
+
+    return load_detector_model(model_path)
+
+
+def evaluate_point(
+    model_path: str, point: dict[str, float], sigmas: tuple[float, ...] = (3.0, 5.0)
+) -> dict:
+    """Median expected Z and the exposures for each of ``sigmas`` at one scan point.
+
+    Returns the varied values under their scan names and the results under the keys of
+    ``significance`` (``Z_expected``, ``p0_expected``, ``method``, at the exposure
+    ``at_exposure_kg_yr``) and ``exposure`` (``exposure_kg_yr`` and ``sigma`` for the last of
+    ``sigmas``, ``reason`` when unreachable), plus ``exposure_kg_yr_{n}sigma`` per sigma."""
+    from cevns_fit.inference import expected_significance, exposure_needed
+    from cevns_fit.templates import build_templates
+
+    model = _load_model(model_path)
+    overrides = {VARY_NAMES[name]: value for name, value in point.items()}
+    model = model.with_overrides(**overrides) if overrides else model
+    templates = build_templates(model)
+    result: dict = dict(point)
+    result["at_exposure_kg_yr"] = templates.exposure_kg_yr
+    result["signal_events"] = templates.signal_total
+    result["background_events"] = templates.background_total
+    if templates.signal_total <= 0.0:
+        result.update({"Z_expected": 0.0, "p0_expected": 0.5, "method": "none"})
+        result["note"] = "no signal above threshold at this point"
+        needed = {s: (None, "no CEvNS signal above threshold") for s in sigmas}
+        return _with_exposures(result, needed, sigmas)
+    significance = expected_significance(templates)
+    result.update(
+        {k: v for k, v in significance.to_dict().items() if k in ("Z_expected", "p0_expected", "method")}
+    )
+    needed = {}
+    for s in sigmas:
+        solved = exposure_needed(templates, sigma=s)
+        needed[s] = (solved.exposure_kg_yr, solved.reason)
+    return _with_exposures(result, needed, sigmas)
+
+
+def _with_exposures(result: dict, needed: dict, sigmas: tuple[float, ...]) -> dict:
+    """Exposure-needed results under the ``exposure`` command's keys (for the last sigma) and
+    per sigma as ``exposure_kg_yr_{n}sigma``."""
+    for s in sigmas:
+        exposure, reason = needed[s]
+        result[f"exposure_kg_yr_{s:g}sigma"] = exposure
+        if exposure is None:
+            result[f"reason_{s:g}sigma"] = reason
+    exposure, reason = needed[sigmas[-1]]
+    result["sigma"] = sigmas[-1]
+    result["exposure_kg_yr"] = exposure
+    if exposure is None:
+        result["reason"] = reason
+    return result
+
+
+def _safe_evaluate(model_path: str, point: dict[str, float], sigmas: tuple[float, ...]) -> dict:
+    """Evaluate a point; a failure becomes an ``error`` entry instead of ending the scan."""
+    try:
+        return evaluate_point(model_path, point, sigmas)
+    except Exception as exc:  # noqa: BLE001 - recorded per point and reported, never hidden
+        return {**point, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def read_finished(out: Path) -> dict[str, dict]:
+    """Points already in a JSON-lines results file, by key; a torn last line is ignored."""
+    finished: dict[str, dict] = {}
+    if not out.exists():
+        return finished
+    with out.open() as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # interrupted mid-write: that point is recomputed
+            if isinstance(record, dict) and "key" in record and "error" not in record:
+                finished[record["key"]] = record
+    return finished
+
+
+@dataclass
+class ScanResult:
+    """All points of a scan in grid order, with how many were computed vs resumed."""
+
+    model: str
+    axes: list[Axis]
+    points: list[dict]
+    computed: int
+    resumed: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "vary": {a.name: list(a.values) for a in self.axes},
+            "points": [{k: v for k, v in p.items() if k != "key"} for p in self.points],
+            "computed": self.computed,
+            "resumed": self.resumed,
+            "notes": self.notes,
+        }
+
+
+def _iter_local(
+    model_path: str, todo: list[dict], sigmas: tuple[float, ...], workers: int | None
+) -> Iterator[dict]:
+    if workers == 1 or len(todo) <= 1:
+        for point in todo:
+            yield _safe_evaluate(model_path, point, sigmas)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: a clean interpreter per worker, safe whatever threads the parent runs
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
+        futures = [pool.submit(_safe_evaluate, model_path, p, sigmas) for p in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _iter_dask(
+    model_path: str,
+    todo: list[dict],
+    sigmas: tuple[float, ...],
+    workers: int | None,
+    scheduler: str | None,
+) -> Iterator[dict]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - dask is a declared dependency
+        raise InputError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
+    if scheduler:
+        client, cluster = Client(scheduler), None
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count(), threads_per_worker=1, dashboard_address=None
+        )
+        client = Client(cluster)
+    try:
+        futures = [client.submit(_safe_evaluate, model_path, p, sigmas, pure=False) for p in todo]
+        for future in as_completed(futures):
+            yield future.result()
+            future.release()  # keep the scheduler's memory flat in the number of points
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_scan(
+    model_path: str | Path,
+    axes: list[Axis],
+    *,
+    out: str | Path | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    sigmas: tuple[float, ...] = (3.0, 5.0),
+    progress: bool = True,
+    evaluate: Callable | None = None,
+) -> ScanResult:
+    """Run (or resume) a scan; each finished point is appended to ``out`` at once."""
+    model_path = str(Path(model_path).resolve())
+    _load_model(model_path)  # validate the model once, before any worker starts
+    if executor not in ("local", "dask"):
+        raise InputError(f"--executor {executor!r}: allowed are local, dask")
+    points = grid_points(axes)
+    out_path = Path(out) if out else None
+    finished = read_finished(out_path) if out_path else {}
+    keys = [point_key(p) for p in points]
+    todo = [p for p, k in zip(points, keys, strict=True) if k not in finished]
+    resumed = len(points) - len(todo)
+
+    if executor == "dask":
+        stream = _iter_dask(model_path, todo, sigmas, workers, scheduler)
+    else:
+        stream = _iter_local(model_path, todo, sigmas, workers)
+
+    from tqdm import tqdm
+
+    results: dict[str, dict] = {k: finished[k] for k in keys if k in finished}
+    bar = tqdm(total=len(points), initial=resumed, desc="scan", unit="pt", file=sys.stderr, disable=not progress)
+    fh = out_path.open("a") if out_path else None
+    try:
+        for record in stream:
+            varied = {name: record[name] for name in points[0]} if points[0] else {}
+            record["key"] = point_key(varied)
+            results[record["key"]] = record
+            if fh is not None:
+                fh.write(json.dumps(record, allow_nan=False, default=_json_default) + "\n")
+                fh.flush()
+            bar.update(1)
+    finally:
+        bar.close()
+        if fh is not None:
+            fh.close()
+    ordered = [results[k] for k in keys]
+    notes = [f"{sum('error' in p for p in ordered)} point(s) failed"] if any("error" in p for p in ordered) else []
+    return ScanResult(str(model_path), axes, ordered, computed=len(todo), resumed=resumed, notes=notes)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
