@@ -1,0 +1,886 @@
+"""Detector models: a TOML file describing an array, its response, backgrounds and binning.
+
+:func:`load_detector_model` reads and validates a model once (every error names the file, the
+key and what is allowed); everything downstream trusts the :class:`DetectorModel` it returns.
+Paths inside a model (source model, data tables) are relative to the model file.
+
+Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
+
+    name, description, target (chemical formula), composition (optional {El = {"A" = f}}), notes
+    [source]      file; optional overrides distance_m, nu_per_flavour_per_proton, flux_uncertainty
+    [array]       n_sensors, sensor_mass_kg (or mass_kg), channels_per_sensor,
+                  live_time_yr  or  beam_exposure_GWhr (π-DAR: live time at the source's power)
+    [cost]        material_usd_per_kg, usd_per_channel, note     (always assumptions)
+    [quenching]   model = constant | lindhard | polynomial | tabulated, with its 1σ
+    [resolution]  model = seed_perovskite | germanium | gaussian | poisson_pe | none
+    [efficiency]  model = step | erf | logistic | tabulated (in the observable);
+                  threshold_sigma or threshold_sigma_lo/_hi (observable units)
+    [analysis]    observable = keVee | PE, light_yield_PE_per_keVee (PE), bins: edges = [...]
+                  or bin_min/bin_max/bin_width, form_factor, channel (name of the main channel)
+    [[backgrounds]] name, kind = steady_state | beam | tabulated, rate_per_kg_day or file with
+                  file_units = counts | per_GWhr | per_kg_day, time_max_us (3-column tables),
+                  duty_factor (number or "source"), norm_uncertainty or
+                  constrained_by (+ control_ratio), apply_efficiency, note
+
+Exposure bookkeeping: mass = n_sensors × sensor_mass; channels = n_sensors × channels_per_sensor;
+exposure (kg·yr) = mass × live time. For a π-DAR source the live time is measured at the source's
+nominal beam power, so a beam exposure E (GW·hr) is E / P live hours, and the protons on target
+are E / E_p (1 GeV protons: 7.47594 GW·hr = 1.68e23 POT). Costs are assumptions, always.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cevns_fit.backgrounds import (
+    BACKGROUND_KINDS,
+    Background,
+    flat_density,
+    histogram_density,
+    read_histogram_table,
+)
+from cevns_fit.constants import DAYS_PER_YEAR, MEV_PER_JOULE
+from cevns_fit.efficiency import (
+    EfficiencyModel,
+    ErfEfficiency,
+    LogisticEfficiency,
+    StepEfficiency,
+    TabulatedEfficiency,
+)
+from cevns_fit.errors import InputError
+from cevns_fit.quenching import (
+    ConstantQuenching,
+    LindhardQuenching,
+    PolynomialQuenching,
+    QuenchingModel,
+    TabulatedQuenching,
+    electron_equivalent_keVee,
+    lindhard_k,
+    load_quenching_table,
+)
+from cevns_fit.resolution import (
+    SEED_FIG2_A,
+    SEED_FIG2_B,
+    SEED_FIG2_C,
+    GaussianResolution,
+    GermaniumResolution,
+    NoResolution,
+    PoissonPEResolution,
+    ResolutionModel,
+    SeedPerovskiteResolution,
+)
+from cevns_fit.sources import Source, load_source
+from cevns_fit.targets import Target, make_target
+
+__all__ = ["DetectorModel", "CostModel", "load_detector_model", "protons_on_target"]
+
+OBSERVABLES = ("keVee", "PE")
+FORM_FACTORS = ("helm", "klein-nystrand", "none")
+HOURS_PER_DAY = 24.0
+
+
+def protons_on_target(beam_exposure_GWhr: float, proton_energy_GeV: float) -> float:
+    """Protons on target for a beam exposure E (GW·hr) at proton energy E_p: E / E_p."""
+    joules = beam_exposure_GWhr * 1e9 * 3600.0
+    return joules * MEV_PER_JOULE / (proton_energy_GeV * 1e3)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Cost assumptions: material per kg and electronics per channel (US dollars)."""
+
+    material_usd_per_kg: float = 0.0
+    usd_per_channel: float = 0.0
+    note: str = "assumption"
+
+    def total_usd(self, mass_kg: float, channels: int) -> float:
+        return self.material_usd_per_kg * mass_kg + self.usd_per_channel * channels
+
+    def to_dict(self) -> dict:
+        return {
+            "material_usd_per_kg": self.material_usd_per_kg,
+            "usd_per_channel": self.usd_per_channel,
+            "note": self.note,
+            "is_assumption": True,
+        }
+
+
+@dataclass(frozen=True)
+class DetectorModel:
+    """A validated detector model (see the module docstring for the TOML schema).
+
+    Thresholds, bins and backgrounds live in the observable (``observable``: keVee or PE;
+    PE = ``gain`` × keVee). ``threshold_sigma`` is the (down, up) 1σ of the efficiency
+    threshold in observable units. Backgrounds are densities per observable unit per kg per
+    live day (converted from the file's units on load).
+    """
+
+    name: str
+    path: Path
+    description: str
+    target: Target
+    source: Source
+    n_sensors: int
+    sensor_mass_kg: float
+    channels_per_sensor: int
+    mass_kg: float
+    live_time_yr: float
+    cost: CostModel
+    quenching: QuenchingModel
+    resolution: ResolutionModel
+    efficiency: EfficiencyModel
+    threshold_sigma: tuple[float, float]
+    observable: str
+    gain: float
+    bin_edges: np.ndarray
+    form_factor: str = "helm"
+    channel: str = "signal"
+    backgrounds: tuple[Background, ...] = ()
+    fine_bins_per_bin: int = 4
+    n_true_bins: int = 300
+    beam_exposure_GWhr: float | None = None
+    notes: tuple[str, ...] = ()
+    source_path: Path | None = None
+    overrides: Mapping[str, float] = field(default_factory=dict)
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        return self.n_sensors * self.channels_per_sensor
+
+    @property
+    def exposure_kg_yr(self) -> float:
+        return self.mass_kg * self.live_time_yr
+
+    @property
+    def live_days(self) -> float:
+        return self.live_time_yr * DAYS_PER_YEAR
+
+    @property
+    def cost_usd(self) -> float:
+        return self.cost.total_usd(self.mass_kg, self.channels)
+
+    @property
+    def threshold(self) -> float:
+        """Nominal threshold in observable units (keVee or PE)."""
+        return float(self.efficiency.threshold)
+
+    @property
+    def threshold_keVnr(self) -> float:
+        """The nominal threshold as a nuclear-recoil energy, via the nominal quenching."""
+        grid = np.geomspace(1e-3, 1e4, 4000)
+        obs = self.gain * electron_equivalent_keVee(self.quenching, grid)
+        return float(np.interp(self.threshold, obs, grid))
+
+    @property
+    def protons_on_target(self) -> float | None:
+        energy = self.source.parameters.get("proton_energy_GeV")
+        power = self.source.parameters.get("power_MW")
+        if energy is None or power is None:
+            return None
+        gwhr = power * 1e-3 * self.live_days * HOURS_PER_DAY
+        return protons_on_target(gwhr, energy)
+
+    def observable_from_keVnr(self, energy_keVnr: np.ndarray) -> np.ndarray:
+        """Mean observable (keVee or PE) of a nuclear recoil, with the nominal quenching."""
+        return self.gain * electron_equivalent_keVee(self.quenching, energy_keVnr)
+
+    # ---- variations used by scans ------------------------------------------------------------
+    def with_overrides(
+        self,
+        *,
+        threshold_keVnr: float | None = None,
+        quenching_scale: float | None = None,
+        quenching: float | None = None,
+        mass_kg: float | None = None,
+        exposure_kg_yr: float | None = None,
+        background_scale: float | None = None,
+    ) -> DetectorModel:
+        """The same model with one or more settings replaced (used by ``--vary`` scans).
+
+        ``threshold_keVnr`` moves the efficiency threshold to the observable value of that recoil
+        under the *nominal* quenching (E_obs = gain · Q(E_nr) · E_nr); the threshold's 1σ stays.
+        The threshold is a cut on the observable (electronics), so it is converted with the
+        quenching as loaded, whatever ``quenching``/``quenching_scale`` are scanned with it.
+        ``quenching`` replaces the model by a constant Q with the model's relative 1σ;
+        ``quenching_scale`` multiplies Q(E_nr) and its 1σ.
+        ``mass_kg`` keeps the sensor mass (n_sensors = ceil(mass / sensor mass)) and the live
+        time; ``exposure_kg_yr`` keeps the mass and changes the live time;
+        ``background_scale`` multiplies every background rate.
+        """
+        model = self
+        changes: dict[str, float] = dict(self.overrides)
+        if threshold_keVnr is not None:
+            _check_positive(threshold_keVnr, "threshold_keVnr")
+            new_thr = float(self.observable_from_keVnr(np.array([threshold_keVnr]))[0])
+            model = replace(model, efficiency=model.efficiency.shifted(new_thr - self.threshold))
+            changes["threshold_keVnr"] = threshold_keVnr
+        if quenching is not None:
+            _check_positive(quenching, "quenching")
+            if quenching > 1:
+                raise InputError(f"quenching = {quenching!r}: a quenching factor must be in (0, 1]")
+            rel = self.quenching.relative_sigma
+            model = replace(
+                model, quenching=ConstantQuenching(quenching, rel * quenching, note="scan override")
+            )
+            changes["quenching"] = quenching
+        if quenching_scale is not None:
+            _check_positive(quenching_scale, "quenching_scale")
+            model = replace(model, quenching=model.quenching.scaled(quenching_scale))
+            changes["quenching_scale"] = quenching_scale
+        if mass_kg is not None:
+            _check_positive(mass_kg, "mass_kg")
+            n = max(1, math.ceil(mass_kg / self.sensor_mass_kg - 1e-9))
+            model = replace(model, mass_kg=float(mass_kg), n_sensors=n)
+            changes["mass_kg"] = mass_kg
+        if exposure_kg_yr is not None:
+            _check_positive(exposure_kg_yr, "exposure_kg_yr")
+            live_yr = exposure_kg_yr / model.mass_kg
+            gwhr = model.beam_exposure_GWhr
+            model = replace(
+                model,
+                live_time_yr=live_yr,
+                beam_exposure_GWhr=None if gwhr is None else gwhr * live_yr / model.live_time_yr,
+            )
+            changes["exposure_kg_yr"] = exposure_kg_yr
+        if background_scale is not None:
+            if not (math.isfinite(background_scale) and background_scale >= 0):
+                raise InputError(f"background_scale = {background_scale!r}: must be >= 0")
+            model = replace(
+                model, backgrounds=tuple(b.scaled(background_scale) for b in model.backgrounds)
+            )
+            changes["background_scale"] = background_scale
+        return replace(model, overrides=changes)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "target": self.target.name,
+            "source": self.source.name,
+            "mass_kg": self.mass_kg,
+            "n_sensors": self.n_sensors,
+            "sensor_mass_kg": self.sensor_mass_kg,
+            "channels": self.channels,
+            "live_time_yr": self.live_time_yr,
+            "exposure_kg_yr": self.exposure_kg_yr,
+            "beam_exposure_GWhr": self.beam_exposure_GWhr,
+            "protons_on_target": self.protons_on_target,
+            "cost_usd": self.cost_usd,
+            "cost": self.cost.to_dict(),
+            "observable": self.observable,
+            "gain": self.gain,
+            "threshold": self.threshold,
+            "threshold_keVnr": self.threshold_keVnr,
+            "threshold_sigma": list(self.threshold_sigma),
+            "bins": self.bin_edges,
+            "quenching": self.quenching.to_dict(),
+            "resolution": self.resolution.to_dict(),
+            "efficiency": self.efficiency.to_dict(),
+            "backgrounds": [b.to_dict() for b in self.backgrounds],
+            "form_factor": self.form_factor,
+            "overrides": dict(self.overrides),
+            "notes": list(self.notes),
+        }
+
+
+def _check_positive(value: float, name: str) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise InputError(f"{name} = {value!r}: must be a positive finite number")
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading and validation: the edge. Every error names the file, the key and what is allowed.
+# ------------------------------------------------------------------------------------------------
+
+
+class _Table:
+    """Typed access to one TOML table, errors naming the file and the dotted key."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any], prefix: str = ""):
+        self.path, self.data, self.prefix = path, data, prefix
+
+    def where(self, key: str) -> str:
+        return f"{self.path}: key '{self.prefix}{key}'"
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def allow(self, allowed: tuple[str, ...]) -> None:
+        extra = sorted(set(self.data) - set(allowed))
+        if extra:
+            raise InputError(
+                f"{self.path}: unknown key '{self.prefix}{extra[0]}' "
+                f"(allowed: {', '.join(allowed)})"
+            )
+
+    def number(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        positive: bool = False,
+        nonneg: bool = False,
+        maximum: float | None = None,
+    ) -> float:
+        if key not in self.data:
+            if default is None:
+                raise InputError(f"{self.where(key)} is missing (a number is required)")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"{self.where(key)} = {value!r}: must be a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise InputError(f"{self.where(key)} = {value!r}: must be a finite number")
+        if positive and value <= 0:
+            raise InputError(f"{self.where(key)} = {value!r}: must be > 0")
+        if nonneg and value < 0:
+            raise InputError(f"{self.where(key)} = {value!r}: must be >= 0")
+        if maximum is not None and value > maximum:
+            raise InputError(f"{self.where(key)} = {value!r}: must be <= {maximum}")
+        return value
+
+    def integer(self, key: str, default: int | None = None, *, minimum: int = 1) -> int:
+        if key not in self.data:
+            if default is None:
+                raise InputError(
+                    f"{self.where(key)} is missing (an integer >= {minimum} is required)"
+                )
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InputError(f"{self.where(key)} = {value!r}: must be an integer >= {minimum}")
+        return int(value)
+
+    def string(
+        self, key: str, default: str | None = None, allowed: tuple[str, ...] | None = None
+    ) -> str:
+        if key not in self.data:
+            if default is None:
+                hint = f" (allowed: {', '.join(allowed)})" if allowed else " (a string is required)"
+                raise InputError(f"{self.where(key)} is missing{hint}")
+            return default
+        value = self.data[key]
+        if not isinstance(value, str):
+            raise InputError(f"{self.where(key)} = {value!r}: must be a string")
+        if allowed is not None and value not in allowed:
+            raise InputError(f"{self.where(key)} = {value!r}: allowed are {', '.join(allowed)}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise InputError(f"{self.where(key)} = {value!r}: must be true or false")
+        return value
+
+    def numbers(self, key: str, *, min_length: int = 1, increasing: bool = False) -> np.ndarray:
+        value = self.data.get(key)
+        if (
+            not isinstance(value, list)
+            or len(value) < min_length
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
+            raise InputError(f"{self.where(key)}: must be a list of at least {min_length} numbers")
+        arr = np.array(value, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{self.where(key)}: values must be finite")
+        if increasing and np.any(np.diff(arr) <= 0):
+            raise InputError(f"{self.where(key)}: values must be strictly increasing")
+        return arr
+
+    def table(self, key: str, required: bool = True) -> _Table | None:
+        if key not in self.data:
+            if required:
+                raise InputError(
+                    f"{self.where(key)} is missing (a table [{self.prefix}{key}] is required)"
+                )
+            return None
+        value = self.data[key]
+        if not isinstance(value, dict):
+            raise InputError(f"{self.where(key)}: must be a table ([{self.prefix}{key}])")
+        return _Table(self.path, value, f"{self.prefix}{key}.")
+
+    def file(self, key: str) -> Path:
+        rel = self.string(key)
+        path = (self.path.parent / rel).resolve()
+        if not path.is_file():
+            raise InputError(f"{self.where(key)} = {rel!r}: file not found ({path})")
+        return path
+
+
+def load_detector_model(path: str | Path) -> DetectorModel:
+    """Read and validate a detector model (TOML). Errors: :class:`InputError`, one line naming
+    the file, the key and what is allowed (missing files and malformed TOML included)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"detector model {path}: file not found")
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"detector model {path}: malformed TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"detector model {path}: not a UTF-8 text file") from None
+    top = _Table(path, data)
+    top.allow(
+        (
+            "name",
+            "description",
+            "target",
+            "composition",
+            "notes",
+            "source",
+            "array",
+            "cost",
+            "quenching",
+            "resolution",
+            "efficiency",
+            "analysis",
+            "backgrounds",
+        )
+    )
+    name = top.string("name", path.stem)
+    target = _read_target(top)
+    source, source_path = _read_source(top.table("source"))
+    analysis = top.table("analysis")
+    observable, gain, edges, form_factor, fine, n_true = _read_analysis(analysis)
+    n_sensors, sensor_mass, channels_per_sensor, mass, live_yr, gwhr = _read_array(
+        top.table("array"), source
+    )
+    quenching = _read_quenching(top.table("quenching"), target)
+    resolution = _read_resolution(top.table("resolution"), observable)
+    efficiency, thr_sigma = _read_efficiency(top.table("efficiency"))
+    cost = _read_cost(top.table("cost", required=False))
+    backgrounds = _read_backgrounds(top, source, mass, live_yr)
+    notes = data.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise InputError(f"{top.where('notes')}: must be a list of strings")
+    return DetectorModel(
+        name=name,
+        path=path,
+        description=top.string("description", ""),
+        target=target,
+        source=source,
+        n_sensors=n_sensors,
+        sensor_mass_kg=sensor_mass,
+        channels_per_sensor=channels_per_sensor,
+        mass_kg=mass,
+        live_time_yr=live_yr,
+        cost=cost,
+        quenching=quenching,
+        resolution=resolution,
+        efficiency=efficiency,
+        threshold_sigma=thr_sigma,
+        observable=observable,
+        gain=gain,
+        bin_edges=edges,
+        form_factor=form_factor,
+        channel=analysis.string("channel", "signal"),
+        backgrounds=backgrounds,
+        fine_bins_per_bin=fine,
+        n_true_bins=n_true,
+        beam_exposure_GWhr=gwhr,
+        notes=tuple(notes),
+        source_path=source_path,
+    )
+
+
+def _read_target(top: _Table) -> Target:
+    formula = top.string("target")
+    composition = None
+    comp = top.table("composition", required=False)
+    if comp is not None:
+        composition = {}
+        for element in comp.data:
+            sub = comp.table(element)
+            fractions = {}
+            for a_text in sub.data:
+                if not a_text.isdigit():
+                    raise InputError(
+                        f'{sub.where(a_text)}: isotope keys must be mass numbers, e.g. "76"'
+                    )
+                fractions[int(a_text)] = sub.number(a_text, nonneg=True)
+            composition[element] = fractions
+    try:
+        return make_target(formula, composition)
+    except InputError as exc:
+        raise InputError(f"{top.where('target')}: {exc}") from None
+
+
+def _read_source(t: _Table) -> tuple[Source, Path]:
+    t.allow(("file", "distance_m", "nu_per_flavour_per_proton", "flux_uncertainty"))
+    source_path = t.file("file")
+    try:
+        source = load_source(source_path)
+    except FileNotFoundError as exc:
+        raise InputError(f"{t.where('file')}: file not found ({exc.filename})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{t.where('file')}: malformed TOML in {source_path} ({exc})") from None
+    if t.has("distance_m"):
+        source = source.at_distance(t.number("distance_m", positive=True))
+    if t.has("nu_per_flavour_per_proton"):
+        r_new = t.number("nu_per_flavour_per_proton", positive=True)
+        r_old = source.parameters.get("nu_per_flavour_per_proton")
+        if r_old is None:
+            raise InputError(
+                f"{t.where('nu_per_flavour_per_proton')}: the source "
+                f"{source_path.name} is not a pion_dar source"
+            )
+        params = dict(source.parameters, nu_per_flavour_per_proton=r_new)
+        source = replace(source.scaled(r_new / r_old), parameters=params)
+    if t.has("flux_uncertainty"):
+        source = replace(source, flux_uncertainty=t.number("flux_uncertainty", nonneg=True))
+    return source, source_path
+
+
+def _read_array(t: _Table, source: Source) -> tuple[int, float, int, float, float, float | None]:
+    t.allow(
+        (
+            "n_sensors",
+            "sensor_mass_kg",
+            "mass_kg",
+            "channels_per_sensor",
+            "live_time_yr",
+            "beam_exposure_GWhr",
+        )
+    )
+    n = t.integer("n_sensors", 1)
+    if t.has("sensor_mass_kg"):
+        sensor = t.number("sensor_mass_kg", positive=True)
+        mass = n * sensor
+        if t.has("mass_kg") and not math.isclose(
+            t.number("mass_kg", positive=True), mass, rel_tol=1e-6
+        ):
+            raise InputError(
+                f"{t.where('mass_kg')}: must equal n_sensors × sensor_mass_kg = {mass:g} "
+                "(give one of mass_kg, sensor_mass_kg)"
+            )
+    else:
+        mass = t.number("mass_kg", positive=True)
+        sensor = mass / n
+    channels_per_sensor = t.integer("channels_per_sensor", 1)
+    if t.has("live_time_yr") == t.has("beam_exposure_GWhr"):
+        raise InputError(
+            f"{t.where('live_time_yr')}: give exactly one of live_time_yr (years) and "
+            "beam_exposure_GWhr (GW·hr of beam, π-DAR sources)"
+        )
+    gwhr = None
+    if t.has("live_time_yr"):
+        live_yr = t.number("live_time_yr", positive=True)
+    else:
+        gwhr = t.number("beam_exposure_GWhr", positive=True)
+        power = source.parameters.get("power_MW")
+        if power is None:
+            raise InputError(
+                f"{t.where('beam_exposure_GWhr')}: needs a source with a beam power "
+                f"(power_MW); source {source.name!r} has none, give live_time_yr"
+            )
+        # Live time at the source's nominal power that delivers this beam energy.
+        live_yr = gwhr * 1e3 / power / HOURS_PER_DAY / DAYS_PER_YEAR
+    return n, sensor, channels_per_sensor, mass, live_yr, gwhr
+
+
+def _read_cost(t: _Table | None) -> CostModel:
+    if t is None:
+        return CostModel(note="no cost given")
+    t.allow(("material_usd_per_kg", "usd_per_channel", "note"))
+    return CostModel(
+        material_usd_per_kg=t.number("material_usd_per_kg", 0.0, nonneg=True),
+        usd_per_channel=t.number("usd_per_channel", 0.0, nonneg=True),
+        note="assumption: " + t.string("note", "no source given"),
+    )
+
+
+def _read_quenching(t: _Table, target: Target) -> QuenchingModel:
+    kinds = ("constant", "lindhard", "polynomial", "tabulated")
+    model = t.string("model", allowed=kinds)
+    note = t.string("note", "")
+    if model == "constant":
+        t.allow(("model", "value", "sigma", "note"))
+        value = t.number("value", positive=True, maximum=1.0)
+        return ConstantQuenching(value, t.number("sigma", 0.0, nonneg=True), note)
+    if model == "lindhard":
+        t.allow(("model", "k", "sigma_k", "Z", "A", "note"))
+        single = len(set(target.Z.tolist())) == 1
+        if not single and not (t.has("Z") and t.has("k")):
+            raise InputError(
+                f"{t.where('Z')}: target {target.name} has several elements; "
+                "give Z and k for the Lindhard model"
+            )
+        Z = t.number("Z", float(target.Z[0]), positive=True)
+        mean_A = float(np.sum(target.A * target.nuclear_fraction))
+        k = t.number("k", lindhard_k(Z, t.number("A", mean_A, positive=True)), positive=True)
+        return LindhardQuenching(k=k, Z=Z, sigma_k=t.number("sigma_k", 0.0, nonneg=True), note=note)
+    if model == "polynomial":
+        t.allow(("model", "coefficients", "relative_sigma", "note"))
+        coeffs = t.numbers("coefficients")
+        if coeffs[0] <= 0:
+            raise InputError(f"{t.where('coefficients')}: the constant term must be > 0")
+        return PolynomialQuenching(
+            tuple(coeffs), t.number("relative_sigma", 0.0, nonneg=True), note=note
+        )
+    t.allow(
+        ("model", "files", "energy_keVnr", "values", "relative_sigma", "use_point_errors", "note")
+    )
+    if t.has("files"):
+        files = t.data["files"]
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+            raise InputError(
+                f"{t.where('files')}: must be a list of file names (relative to the model)"
+            )
+        paths = []
+        for f in files:
+            p = (t.path.parent / f).resolve()
+            if not p.is_file():
+                raise InputError(f"{t.where('files')}: file {f!r} not found ({p})")
+            paths.append(p)
+        table = load_quenching_table(paths)
+    else:
+        e = t.numbers("energy_keVnr", min_length=2, increasing=True)
+        v = t.numbers("values", min_length=2)
+        if len(v) != len(e) or np.any(v <= 0) or np.any(v > 1):
+            raise InputError(f"{t.where('values')}: one Q in (0, 1] per energy_keVnr entry")
+        table = TabulatedQuenching(tuple(e), tuple(v))
+    rel = t.number("relative_sigma", 0.0, nonneg=True)
+    if not t.boolean("use_point_errors", True) or rel > 0:
+        table = replace(table, sigma_lo=None, sigma_hi=None)
+    return replace(table, relative_sigma=rel, note=note)
+
+
+def _read_resolution(t: _Table, observable: str) -> ResolutionModel:
+    kinds = ("seed_perovskite", "germanium", "gaussian", "poisson_pe", "none")
+    model = t.string("model", allowed=kinds)
+    if model == "seed_perovskite":
+        t.allow(("model", "A", "B", "C", "relative_sigma"))
+        return SeedPerovskiteResolution(
+            A=t.number("A", SEED_FIG2_A),
+            B=t.number("B", SEED_FIG2_B),
+            C=t.number("C", SEED_FIG2_C, positive=True),
+            relative_sigma=t.number("relative_sigma", 0.0, nonneg=True, maximum=0.9),
+        )
+    if model == "germanium":
+        t.allow(("model", "fano", "pair_energy_eV", "noise_sigma_keVee", "relative_sigma"))
+        return GermaniumResolution(
+            fano=t.number("fano", 0.11, nonneg=True),
+            pair_energy_eV=t.number("pair_energy_eV", 2.96, positive=True),
+            noise_sigma_keVee=t.number("noise_sigma_keVee", nonneg=True),
+            relative_sigma=t.number("relative_sigma", 0.0, nonneg=True, maximum=0.9),
+        )
+    if model == "gaussian":
+        t.allow(("model", "sigma0_keVee", "stochastic_sqrt_keVee", "relative", "relative_sigma"))
+        return GaussianResolution(
+            sigma0_keVee=t.number("sigma0_keVee", 0.0, nonneg=True),
+            stochastic_sqrt_keVee=t.number("stochastic_sqrt_keVee", 0.0, nonneg=True),
+            relative=t.number("relative", 0.0, nonneg=True),
+            relative_sigma=t.number("relative_sigma", 0.0, nonneg=True, maximum=0.9),
+        )
+    if model == "poisson_pe":
+        t.allow(("model",))
+        if observable != "PE":
+            raise InputError(f"{t.where('model')} = 'poisson_pe': needs analysis.observable = 'PE'")
+        return PoissonPEResolution()
+    t.allow(("model",))
+    return NoResolution()
+
+
+def _read_efficiency(t: _Table) -> tuple[EfficiencyModel, tuple[float, float]]:
+    kinds = ("step", "erf", "logistic", "tabulated")
+    model = t.string("model", allowed=kinds)
+    common = ("model", "threshold_sigma", "threshold_sigma_lo", "threshold_sigma_hi", "note")
+    eff: EfficiencyModel
+    if model == "step":
+        t.allow(common + ("threshold", "plateau"))
+        eff = StepEfficiency(
+            t.number("threshold", nonneg=True), t.number("plateau", 1.0, positive=True, maximum=1.0)
+        )
+    elif model == "erf":
+        t.allow(common + ("threshold", "width", "plateau"))
+        eff = ErfEfficiency(
+            t.number("threshold", nonneg=True),
+            t.number("width", positive=True),
+            t.number("plateau", 1.0, positive=True, maximum=1.0),
+        )
+    elif model == "logistic":
+        t.allow(common + ("a", "k", "x0", "heaviside"))
+        heaviside = t.data.get("heaviside", [5.0, 6.0])
+        if heaviside is False:
+            heaviside = None
+        else:
+            hv = (
+                t.numbers("heaviside", min_length=2, increasing=True)
+                if "heaviside" in t.data
+                else np.array(heaviside, dtype=float)
+            )
+            if len(hv) != 2:
+                raise InputError(f"{t.where('heaviside')}: must be [lower, upper] or false")
+            heaviside = (float(hv[0]), float(hv[1]))
+        eff = LogisticEfficiency(
+            t.number("a", positive=True, maximum=1.0),
+            t.number("k", positive=True),
+            t.number("x0"),
+            heaviside,
+        )
+    else:
+        t.allow(common + ("x", "values"))
+        x = t.numbers("x", min_length=2, increasing=True)
+        v = t.numbers("values", min_length=2)
+        if len(v) != len(x) or np.any(v < 0) or np.any(v > 1):
+            raise InputError(f"{t.where('values')}: one efficiency in [0, 1] per x entry")
+        eff = TabulatedEfficiency(tuple(x), tuple(v))
+    if t.has("threshold_sigma") and (t.has("threshold_sigma_lo") or t.has("threshold_sigma_hi")):
+        raise InputError(
+            f"{t.where('threshold_sigma')}: give threshold_sigma or "
+            "threshold_sigma_lo/_hi, not both"
+        )
+    sym = t.number("threshold_sigma", 0.0, nonneg=True)
+    lo = t.number("threshold_sigma_lo", sym, nonneg=True)
+    hi = t.number("threshold_sigma_hi", sym, nonneg=True)
+    return eff, (lo, hi)
+
+
+def _read_analysis(t: _Table) -> tuple[str, float, np.ndarray, str, int, int]:
+    t.allow(
+        (
+            "observable",
+            "light_yield_PE_per_keVee",
+            "edges",
+            "bin_min",
+            "bin_max",
+            "bin_width",
+            "form_factor",
+            "fine_bins_per_bin",
+            "true_bins",
+            "channel",
+        )
+    )
+    observable = t.string("observable", allowed=OBSERVABLES)
+    gain = 1.0
+    if observable == "PE":
+        gain = t.number("light_yield_PE_per_keVee", positive=True)
+    elif t.has("light_yield_PE_per_keVee"):
+        raise InputError(f"{t.where('light_yield_PE_per_keVee')}: only for observable = 'PE'")
+    if t.has("edges"):
+        if any(t.has(k) for k in ("bin_min", "bin_max", "bin_width")):
+            raise InputError(
+                f"{t.where('edges')}: give edges or bin_min/bin_max/bin_width, not both"
+            )
+        edges = t.numbers("edges", min_length=2, increasing=True)
+    else:
+        lo = t.number("bin_min", nonneg=True)
+        hi = t.number("bin_max", positive=True)
+        width = t.number("bin_width", positive=True)
+        if hi <= lo:
+            raise InputError(f"{t.where('bin_max')} = {hi}: must be > bin_min = {lo}")
+        n = round((hi - lo) / width)
+        if n < 1 or not math.isclose(n * width, hi - lo, rel_tol=1e-9):
+            raise InputError(f"{t.where('bin_width')} = {width}: must divide bin_max - bin_min")
+        edges = np.linspace(lo, hi, n + 1)
+    if edges[0] < 0:
+        raise InputError(f"{t.where('edges')}: the observable cannot be negative")
+    form_factor = t.string("form_factor", "helm", allowed=FORM_FACTORS)
+    # Poisson PE counts are integers: sub-dividing a 1-PE bin adds nothing.
+    fine = t.integer("fine_bins_per_bin", 1 if observable == "PE" else 4)
+    n_true = t.integer("true_bins", 300, minimum=50)
+    return observable, gain, edges, form_factor, fine, n_true
+
+
+def _read_backgrounds(
+    top: _Table, source: Source, mass_kg: float, live_yr: float
+) -> tuple[Background, ...]:
+    raw = top.data.get("backgrounds", [])
+    if not isinstance(raw, list) or not all(isinstance(b, dict) for b in raw):
+        raise InputError(
+            f"{top.where('backgrounds')}: must be an array of tables ([[backgrounds]])"
+        )
+    out, names = [], set()
+    live_days = live_yr * DAYS_PER_YEAR
+    for i, entry in enumerate(raw):
+        t = _Table(top.path, entry, f"backgrounds[{i}].")
+        t.allow(
+            (
+                "name",
+                "kind",
+                "rate_per_kg_day",
+                "file",
+                "file_units",
+                "time_max_us",
+                "duty_factor",
+                "norm_uncertainty",
+                "constrained_by",
+                "control_ratio",
+                "apply_efficiency",
+                "note",
+            )
+        )
+        name = t.string("name")
+        if name in names or name == "cevns":
+            raise InputError(
+                f"{t.where('name')} = {name!r}: background names must be unique and not 'cevns'"
+            )
+        names.add(name)
+        kind = t.string("kind", allowed=BACKGROUND_KINDS)
+        if t.has("rate_per_kg_day") == t.has("file"):
+            raise InputError(
+                f"{t.where('rate_per_kg_day')}: give exactly one of rate_per_kg_day "
+                "(flat, counts per observable unit per kg per day) and file"
+            )
+        edges = None
+        if t.has("rate_per_kg_day"):
+            density = flat_density(t.number("rate_per_kg_day", nonneg=True))
+        else:
+            fpath = t.file("file")
+            units = t.string("file_units", allowed=("counts", "per_GWhr", "per_kg_day"))
+            t_max = t.number("time_max_us", positive=True) if t.has("time_max_us") else None
+            centres, values = read_histogram_table(fpath, time_max_us=t_max)
+            if len(centres) < 2:
+                raise InputError(f"{t.where('file')}: {fpath.name} needs at least two bins")
+            edges, density = histogram_density(centres, values)
+            if units == "counts":
+                # Measured counts at this model's exposure (e.g. beam-on anticoincidence data).
+                density = density / (mass_kg * live_days)
+            elif units == "per_GWhr":
+                power = source.parameters.get("power_MW")
+                if power is None:
+                    raise InputError(
+                        f"{t.where('file_units')} = 'per_GWhr': the source has no power_MW"
+                    )
+                gwhr_per_day = power * 1e-3 * HOURS_PER_DAY
+                density = density * gwhr_per_day / mass_kg
+        duty = 1.0
+        if t.has("duty_factor"):
+            if t.data["duty_factor"] == "source":
+                if source.duty_factor is None:
+                    raise InputError(
+                        f"{t.where('duty_factor')} = 'source': the source has no "
+                        "timing window; give a number"
+                    )
+                duty = source.duty_factor
+            else:
+                duty = t.number("duty_factor", positive=True, maximum=1.0)
+        if t.has("norm_uncertainty") and t.has("constrained_by"):
+            raise InputError(
+                f"{t.where('constrained_by')}: give norm_uncertainty or constrained_by, not both"
+            )
+        constrained = t.string("constrained_by") if t.has("constrained_by") else None
+        out.append(
+            Background(
+                name=name,
+                kind=kind,
+                density=density * duty,
+                edges=edges,
+                norm_uncertainty=t.number("norm_uncertainty", 0.0, nonneg=True),
+                constrained_by=constrained,
+                control_ratio=t.number("control_ratio", 1.0, positive=True),
+                apply_efficiency=t.boolean("apply_efficiency", True),
+                note=t.string("note", ""),
+            )
+        )
+    return tuple(out)

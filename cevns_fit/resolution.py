@@ -1,0 +1,241 @@
+"""Energy resolution: the spread of the reconstructed observable around its mean.
+
+Which model to use:
+
+* :class:`SeedPerovskiteResolution` -- the fit of the seed's Fig. 2 (Jesús-Valls & Sánchez,
+  Front. Phys. 11:1191954, 2023) to CsPbBr3 single-photon data of He et al., Nat. Photon. 15
+  (2021) 36: FWHM resolution in percent R(E) = sqrt(A + B/E + C/E²), E in keVee,
+  A = 4.95, B = −1098.24, C = 189690.18. R = 100 % at E ≈ 4.30 keVee, which the seed takes as
+  the electron-equivalent threshold. Only the fit is available here: we have no raw data points
+  of He et al. 2021, so nothing in this project refits or checks them.
+* :class:`GermaniumResolution` -- HPGe: σ² = σ_noise² + F w E (Fano factor F ≈ 0.11, pair
+  creation energy w = 2.96 eV; Knoll, Radiation Detection and Measurement, ch. 12).
+* :class:`GaussianResolution` -- a generic σ² = σ₀² + s² E + (r E)² in keVee.
+* :class:`PoissonPEResolution` -- photo-electron counting: the observable is a number of PE,
+  Poisson-distributed with mean LY · E_ee (COHERENT CsI[Na]: LY = 13.348 PE/keVee).
+* :class:`NoResolution` -- a perfect detector (for checks).
+
+Gaussian models return σ in keVee via ``sigma_keVee(energy_keVee)``; ``scaled(s)`` widens them
+by s (the ±1σ "resolution" templates). FWHM = 2 sqrt(2 ln 2) σ ≈ 2.3548 σ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cevns_fit.errors import InputError
+
+__all__ = [
+    "SEED_FIG2_A",
+    "SEED_FIG2_B",
+    "SEED_FIG2_C",
+    "FWHM_PER_SIGMA",
+    "seed_fwhm_percent",
+    "seed_threshold_keVee",
+    "SeedPerovskiteResolution",
+    "GermaniumResolution",
+    "GaussianResolution",
+    "PoissonPEResolution",
+    "NoResolution",
+    "ResolutionModel",
+]
+
+# Seed Fig. 2 fit parameters (Jesús-Valls & Sánchez 2023, caption of Fig. 2).
+SEED_FIG2_A = 4.95
+SEED_FIG2_B = -1098.24
+SEED_FIG2_C = 189690.18
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+
+
+def seed_fwhm_percent(
+    energy_keVee: np.ndarray,
+    A: float = SEED_FIG2_A,
+    B: float = SEED_FIG2_B,
+    C: float = SEED_FIG2_C,
+) -> np.ndarray:
+    """FWHM energy resolution in percent, R(E) = sqrt(A + B/E + C/E²), E in keVee (seed Fig. 2)."""
+    e = np.asarray(energy_keVee, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(np.clip(A + B / e + C / e**2, 0.0, None))
+
+
+def seed_threshold_keVee(
+    resolution_percent: float = 100.0,
+    A: float = SEED_FIG2_A,
+    B: float = SEED_FIG2_B,
+    C: float = SEED_FIG2_C,
+) -> float:
+    """Energy (keVee) at which R(E) = ``resolution_percent``: the positive root of
+    (A − R²) E² + B E + C = 0 (R decreasing in E below it). 4.30 keVee for R = 100 % (seed §5)."""
+    a = A - resolution_percent**2
+    if not resolution_percent > 0 or a >= 0:
+        raise InputError(
+            f"resolution level {resolution_percent!r} %: must exceed the asymptotic "
+            f"resolution sqrt(A) = {np.sqrt(max(A, 0.0)):.3g} %"
+        )
+    disc = B * B - 4.0 * a * C
+    # a < 0 and C > 0 make disc > B², so exactly one root is positive.
+    return float((-B - np.sqrt(disc)) / (2.0 * a))
+
+
+@dataclass(frozen=True)
+class SeedPerovskiteResolution:
+    """σ(E) = scale · R(E)/100 · E / 2.3548 with the seed's Fig. 2 R(E) (keVee)."""
+
+    A: float = SEED_FIG2_A
+    B: float = SEED_FIG2_B
+    C: float = SEED_FIG2_C
+    relative_sigma: float = 0.0
+    scale: float = 1.0
+    kind = "gaussian"
+
+    def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
+        e = np.asarray(energy_keVee, dtype=float)
+        safe = np.where(e > 0, e, 1.0)
+        sigma = (
+            self.scale
+            * seed_fwhm_percent(safe, self.A, self.B, self.C)
+            / 100.0
+            * safe
+            / FWHM_PER_SIGMA
+        )
+        # R ~ sqrt(C)/E as E -> 0, so σ -> sqrt(C)/(100·2.3548) keVee: finite, use that limit.
+        return np.where(e > 0, sigma, self.scale * np.sqrt(self.C) / 100.0 / FWHM_PER_SIGMA)
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.relative_sigma > 0
+
+    def scaled(self, scale: float) -> SeedPerovskiteResolution:
+        return replace(self, scale=self.scale * scale)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": "seed_perovskite",
+            "A": self.A,
+            "B": self.B,
+            "C": self.C,
+            "relative_sigma": self.relative_sigma,
+            "scale": self.scale,
+        }
+
+
+@dataclass(frozen=True)
+class GermaniumResolution:
+    """HPGe: σ² = σ_noise² + F w E, with w in eV converted to keVee; times ``scale``."""
+
+    fano: float = 0.11
+    pair_energy_eV: float = 2.96
+    noise_sigma_keVee: float = 0.15
+    relative_sigma: float = 0.0
+    scale: float = 1.0
+    kind = "gaussian"
+
+    def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
+        e = np.clip(np.asarray(energy_keVee, dtype=float), 0.0, None)
+        return self.scale * np.sqrt(
+            self.noise_sigma_keVee**2 + self.fano * self.pair_energy_eV * 1e-3 * e
+        )
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.relative_sigma > 0
+
+    def scaled(self, scale: float) -> GermaniumResolution:
+        return replace(self, scale=self.scale * scale)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": "germanium",
+            "fano": self.fano,
+            "pair_energy_eV": self.pair_energy_eV,
+            "noise_sigma_keVee": self.noise_sigma_keVee,
+            "relative_sigma": self.relative_sigma,
+            "scale": self.scale,
+        }
+
+
+@dataclass(frozen=True)
+class GaussianResolution:
+    """σ² = σ₀² + s² E + (r E)² in keVee (noise, stochastic, constant terms); times ``scale``."""
+
+    sigma0_keVee: float = 0.0
+    stochastic_sqrt_keVee: float = 0.0
+    relative: float = 0.0
+    relative_sigma: float = 0.0
+    scale: float = 1.0
+    kind = "gaussian"
+
+    def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
+        e = np.clip(np.asarray(energy_keVee, dtype=float), 0.0, None)
+        return self.scale * np.sqrt(
+            self.sigma0_keVee**2 + self.stochastic_sqrt_keVee**2 * e + (self.relative * e) ** 2
+        )
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.relative_sigma > 0
+
+    def scaled(self, scale: float) -> GaussianResolution:
+        return replace(self, scale=self.scale * scale)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": "gaussian",
+            "sigma0_keVee": self.sigma0_keVee,
+            "stochastic_sqrt_keVee": self.stochastic_sqrt_keVee,
+            "relative": self.relative,
+            "relative_sigma": self.relative_sigma,
+            "scale": self.scale,
+        }
+
+
+@dataclass(frozen=True)
+class NoResolution:
+    """A perfect detector: σ = 0."""
+
+    kind = "gaussian"
+    relative_sigma: float = 0.0
+
+    def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
+        return np.zeros_like(np.asarray(energy_keVee, dtype=float))
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return False
+
+    def scaled(self, scale: float) -> NoResolution:
+        return self
+
+    def to_dict(self) -> dict:
+        return {"model": "none"}
+
+
+@dataclass(frozen=True)
+class PoissonPEResolution:
+    """Photo-electron counting: N_PE ~ Poisson(LY · E_ee). The light yield is the model's
+    observable gain (PE/keVee); Poisson statistics have no free width, so no ±1σ template."""
+
+    kind = "poisson"
+    relative_sigma: float = 0.0
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return False
+
+    def scaled(self, scale: float) -> PoissonPEResolution:
+        return self
+
+    def to_dict(self) -> dict:
+        return {"model": "poisson_pe"}
+
+
+ResolutionModel = (
+    SeedPerovskiteResolution
+    | GermaniumResolution
+    | GaussianResolution
+    | NoResolution
+    | PoissonPEResolution
+)
