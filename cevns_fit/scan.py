@@ -39,6 +39,7 @@ __all__ = [
     "parse_vary",
     "grid_points",
     "point_key",
+    "scan_overrides",
     "evaluate_point",
     "read_finished",
     "run_scan",
@@ -80,8 +81,8 @@ def parse_vary(text: str) -> Axis:
         raise InputError(f"--vary {text!r}: expected START:STOP:N or a comma-separated list") from None
     if len(values) == 0 or not np.all(np.isfinite(values)):
         raise InputError(f"--vary {text!r}: needs at least one finite value")
-    if np.any(values < 0) or (name != "threshold" and np.any(values <= 0)):
-        raise InputError(f"--vary {text!r}: {name} must be {'>= 0' if name == 'threshold' else '> 0'}")
+    if np.any(values <= 0):
+        raise InputError(f"--vary {text!r}: {name} values must be > 0")
     return Axis(name, tuple(float(v) for v in values))
 
 
@@ -97,6 +98,22 @@ def grid_points(axes: Iterable[Axis]) -> list[dict[str, float]]:
 def point_key(point: dict[str, float]) -> str:
     """A canonical text key of a point's varied values (12 significant digits), for resuming."""
     return json.dumps({k: float(f"{v:.12g}") for k, v in sorted(point.items())}, sort_keys=True)
+
+
+def scan_overrides(model, point: dict[str, float]) -> dict[str, float]:
+    """``DetectorModel.with_overrides`` keywords for a scan point: ``quenching`` is the factor
+    itself for a constant-quenching model and a scale on Q(E_nr) for energy-dependent ones."""
+    overrides = {}
+    for name, value in point.items():
+        key = VARY_NAMES[name]
+        if name == "quenching" and not is_constant_quenching(model):
+            key = "quenching_scale"
+        overrides[key] = value
+    return overrides
+
+
+def is_constant_quenching(model) -> bool:
+    return model.quenching.to_dict().get("model") == "constant"
 
 
 @lru_cache(maxsize=8)
@@ -119,7 +136,7 @@ def evaluate_point(
     from cevns_fit.templates import build_templates
 
     model = _load_model(model_path)
-    overrides = {VARY_NAMES[name]: value for name, value in point.items()}
+    overrides = scan_overrides(model, point)
     model = model.with_overrides(**overrides) if overrides else model
     templates = build_templates(model)
     result: dict = dict(point)

@@ -122,7 +122,8 @@ def test_sigma_eff_quadrature_agrees_with_adaptive_integration():
 def test_sigma_eff_falls_monotonically_with_threshold(enu, thresholds):
     thr = np.sort(np.array(thresholds))
     sig = sigma_eff(enu, thr, CSPBI3)[0]
-    assert np.all(np.diff(sig) <= 1e-60)
+    # equal thresholds may differ by float round-off (~1e-16 relative), never more
+    assert np.all(np.diff(sig) <= 1e-12 * sig[0])
     assert np.all(sig >= 0)
 
 

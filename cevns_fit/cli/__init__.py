@@ -24,7 +24,15 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = [
     "xsec",
     "ratio_map",
+    "resolution",
     "spectrum",
+    "rate",
+    "workspace",
+    "significance",
+    "exposure",
+    "limit",
+    "fit",
+    "compare",
     "scan",
 ]
 

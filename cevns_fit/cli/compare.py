@@ -1,0 +1,117 @@
+"""``cevns-fit compare MODEL MODEL...``: detector configurations side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from cevns_fit.cli._common import add_json_flag, to_jsonable
+from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
+from cevns_fit.detector import load_detector_model
+from cevns_fit.errors import InputError
+from cevns_fit.scan import parse_vary
+
+__all__ = ["add_parser", "format_table"]
+
+ROWS = [
+    ("target", "target", "{}"),
+    ("threshold [keVnr]", "threshold_keVnr", "{:.3g}"),
+    ("mass [kg]", "mass_kg", "{:.4g}"),
+    ("channels", "channels", "{:d}"),
+    ("signal / kg·yr", "signal_events_per_kg_yr", "{:.4g}"),
+    ("signal / nucleus·yr", "signal_events_per_nucleus_yr", "{:.3e}"),
+    ("background / kg·yr", "background_events_per_kg_yr", "{:.4g}"),
+    ("Z at reference exposure", "Z_at_reference_exposure", "{:.3f}"),
+    ("exposure 3σ [kg·yr]", "exposure_kg_yr_3sigma", "{:.4g}"),
+    ("exposure 5σ [kg·yr]", "exposure_kg_yr_5sigma", "{:.4g}"),
+    ("cost of model array [USD]*", "cost_usd", "{:,.0f}"),
+    ("cost per kg [USD]*", "cost_usd_per_kg", "{:,.0f}"),
+    ("cost, 5σ in 1 yr [USD]*", "cost_usd_for_5sigma_in_1yr", "{:,.0f}"),
+]
+
+
+def format_table(result: dict) -> str:
+    """The comparison as a plain-text table (one column per detector)."""
+    detectors = result["detectors"]
+    width = max(16, *(len(d["name"]) + 2 for d in detectors))
+    lines = [f"{'':28}" + "".join(f"{d['name']:>{width}}" for d in detectors)]
+    for label, key, fmt in ROWS:
+        cells = []
+        for d in detectors:
+            value = d.get(key)
+            cells.append("unreachable" if value is None else fmt.format(value))
+        lines.append(f"{label:28}" + "".join(f"{c:>{width}}" for c in cells))
+    lines.append(f"reference exposure: {result['reference_exposure_kg_yr']:g} kg·yr")
+    lines.append("* costs are assumptions of the model files:")
+    for d in detectors:
+        c = d["cost_assumptions"]
+        lines.append(f"  {d['name']}: {c['material_usd_per_kg']:,.0f} USD/kg material, "
+                     f"{c['usd_per_channel']:,.0f} USD/channel ({c['note']})")
+    for cross in result.get("crossover", []):
+        kg, usd = cross["per_kg_threshold_keVnr"], cross["per_dollar_threshold_keVnr"]
+        fmt = lambda v: "never" if v is None else f"{v:.3g} keVnr"  # noqa: E731
+        lines.append(f"{cross['challenger']} beats {cross['reference']} ({cross['quenching_label']}): "
+                     f"per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
+                     + (f"  [{cross['note']}]" if cross.get("note") else ""))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.reference_exposure <= 0:
+        raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
+    models = [load_detector_model(path) for path in args.models]
+    summaries = []
+    for model in models:
+        print(f"compare: {model.name}: significance and exposures", file=sys.stderr)
+        summaries.append(summarize(model, args.reference_exposure))
+    result: dict = {
+        "reference_exposure_kg_yr": args.reference_exposure,
+        "detectors": [s.to_dict() for s in summaries],
+    }
+    curves, crossovers = [], []
+    if args.thresholds and len(models) >= 2:
+        grid = np.array(parse_vary(f"threshold={args.thresholds}").values)
+        for model in models:
+            print(f"compare: {model.name}: 5 sigma exposure vs threshold", file=sys.stderr)
+            curves += threshold_curves(model, grid, workers=args.workers, progress=not args.no_progress)
+        for ref in summaries[1:]:
+            crossovers += threshold_crossover([c for c in curves if c.name == models[0].name], ref)
+        result["threshold_curves"] = [c.to_dict() for c in curves]
+        result["crossover"] = [c.to_dict() for c in crossovers]
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        from cevns_fit.plots.compare import exposure_vs_threshold_figure, z_vs_exposure_figure
+
+        exposures = np.geomspace(1e-2, 1e3, 31)
+        z_by_model = {m.name: z_vs_exposure(m, exposures) for m in models}
+        z_vs_exposure_figure(exposures, z_by_model).savefig(out / "z_vs_exposure.png", dpi=150)
+        if curves:
+            fig = exposure_vs_threshold_figure(curves, summaries, crossovers)
+            fig.savefig(out / "exposure_vs_threshold.png", dpi=150)
+        (out / "compare.json").write_text(json.dumps(to_jsonable(result), indent=1) + "\n")
+        (out / "compare.txt").write_text(format_table(to_jsonable(result)) + "\n")
+        result["outputs"] = sorted(str(p) for p in out.iterdir())
+        print(f"compare: wrote {len(result['outputs'])} files to {out}", file=sys.stderr)
+    return result
+
+
+def _text(result: dict) -> None:
+    print(format_table(to_jsonable(result)))
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare detector models per kg, per channel and per dollar")
+    p.add_argument("models", nargs="+", help="detector model TOML files (the first is the challenger)")
+    p.add_argument("--out", default=None, help="directory for the table, JSON and plots")
+    p.add_argument("--reference-exposure", type=float, default=1.0, help="exposure for Z [kg·yr]")
+    p.add_argument("--thresholds", default="2:40:20",
+                   help="threshold grid START:STOP:N [keVnr] for the crossover scan ('' to skip)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes for the scans")
+    p.add_argument("--no-progress", action="store_true")
+    add_json_flag(p)
+    p.set_defaults(func=run, text=_text)

@@ -1,0 +1,822 @@
+"""Fast numpy evaluation of the HistFactory models that :mod:`cevns_fit.likelihood` writes.
+
+Why this exists
+---------------
+Plain pyhf (numpy backend, minuit) needs ~1.6 s for one 20-bin discovery test because its
+minimiser differentiates numerically. Scans need thousands of tests. This module evaluates the
+*same* likelihood as pyhf 0.7.6, for exactly the subset of HistFactory our workspaces use, with
+an analytic Jacobian, and minimises it inside pyhf's parameter bounds with a projected
+Gauss-Newton method (typically 3–8 likelihood evaluations per fit), falling back on scipy's
+L-BFGS-B (analytic gradients, preconditioned by the Fisher diagonal) if that does not converge.
+It is checked against ``pyhf.Model.logpdf`` at random parameter points (to ~1e-10) and against
+pyhf's q0 (``tests/test_fastlik.py``).
+
+What is implemented (pyhf 0.7.6 semantics; Cranmer et al., CERN-OPEN-2012-016)
+-----------------------------------------------------------------------------
+* ``normfactor``: free multiplicative parameter, unconstrained, default bounds [0, 10].
+* ``normsys``: multiplicative factor with code-4 interpolation (6th-order polynomial for
+  |α| < 1, exponential ``hi**α`` / ``lo**-α`` outside), N(0|α, 1) constraint, bounds [-5, 5].
+* ``histosys``: additive shape delta with code-4p interpolation (polynomial for |α| ≤ 1,
+  linear outside), N(0|α, 1) constraint, bounds [-5, 5].
+* ``staterror``: one γ per bin of a channel, multiplying every sample that carries it;
+  Gaussian constraint N(1|γ, σ_b) with σ_b = sqrt(Σ_s δ_sb²)/Σ_s ν_sb over those samples;
+  γ fixed at 1 where σ_b = 0 (zero-yield bins), bounds [1e-10, 10].
+Anything else (shapesys, shapefactor, lumi) raises :class:`~cevns_fit.errors.InputError`:
+use plain pyhf for such workspaces.
+
+The expected count of sample r in bin b is
+
+    λ_rb = (ν_rb + Σ_h Δ_hrb(α_h)) · Π_f θ_f · Π_k g_kr(α_k) · γ_b
+
+and the negative log-likelihood is Σ_b (λ_b − n_b ln λ_b) + Σ_c (θ_c − a_c)² / (2 σ_c²)
+up to data-only constants (which :meth:`FastModel.logpdf` restores for comparison with pyhf).
+
+Use
+---
+Build once per model structure with :meth:`FastModel.from_workspace`, then change only data,
+auxiliary data and the exposure scale (:meth:`FastModel.scaled`): nothing is recompiled, so
+memory does not grow with the number of scan points.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import glob
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import gammaln, xlogy
+
+from cevns_fit.errors import InputError
+
+__all__ = ["FastModel", "FastFitResult", "code4_factor", "code4p_delta"]
+
+_SUPPORTED = ("normfactor", "normsys", "histosys", "staterror")
+# pyhf 0.7.6 default bounds and inits per modifier type.
+_DEFAULT_BOUNDS = {
+    "normfactor": (0.0, 10.0),
+    "normsys": (-5.0, 5.0),
+    "histosys": (-5.0, 5.0),
+    "staterror": (1e-10, 10.0),
+}
+_DEFAULT_INIT = {"normfactor": 1.0, "normsys": 0.0, "histosys": 0.0, "staterror": 1.0}
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+# Inverse of the 6x6 system fixing code-4's polynomial by value, slope and curvature at α = ±1
+# (pyhf.interpolators.code4 with alpha0 = 1).
+_CODE4_AINV = np.array(
+    [
+        [15 / 16, -15 / 16, -7 / 16, -7 / 16, 1 / 16, -1 / 16],
+        [3 / 2, 3 / 2, -9 / 16, 9 / 16, 1 / 16, 1 / 16],
+        [-5 / 8, 5 / 8, 5 / 8, 5 / 8, -1 / 8, 1 / 8],
+        [-3 / 2, -3 / 2, 7 / 8, -7 / 8, -1 / 8, -1 / 8],
+        [3 / 16, -3 / 16, -3 / 16, -3 / 16, 1 / 16, -1 / 16],
+        [1 / 2, 1 / 2, -5 / 16, 5 / 16, 1 / 16, 1 / 16],
+    ]
+)
+
+
+@functools.cache
+def _scipy_openblas() -> ctypes.CDLL | None:
+    """scipy's bundled OpenBLAS (wheel installs), whose thread count L-BFGS-B uses; or None."""
+    import scipy
+
+    libdir = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*.so*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if hasattr(lib, "scipy_openblas_set_num_threads") and hasattr(
+            lib, "scipy_openblas_get_num_threads"
+        ):
+            return lib
+    return None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Run L-BFGS-B's tiny BLAS calls on one thread, restoring the previous setting.
+
+    With several OpenBLAS threads, each of the optimiser's small BLAS calls wakes and
+    synchronises the pool: on a loaded 2-core machine a 20-bin fit measured 290 ms instead of
+    40 ms. The thread count is restored afterwards so other code is unaffected.
+    """
+    lib = _scipy_openblas()
+    if lib is None:
+        yield
+        return
+    previous = lib.scipy_openblas_get_num_threads()
+    lib.scipy_openblas_set_num_threads(1)
+    try:
+        yield
+    finally:
+        lib.scipy_openblas_set_num_threads(previous)
+
+
+def _code4_coefficients(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Polynomial coefficients a_1..a_6 of code-4 for relative factors ``lo``, ``hi`` (any shape).
+
+    Returns an array of shape (6, *lo.shape). Source: pyhf.interpolators.code4 (alpha0 = 1).
+    """
+    log_hi, log_lo = np.log(hi), np.log(lo)
+    b = np.stack([hi - 1.0, lo - 1.0, log_hi * hi, -log_lo * lo, log_hi**2 * hi, log_lo**2 * lo])
+    return np.tensordot(_CODE4_AINV, b, axes=1)
+
+
+def code4_factor(
+    alpha: np.ndarray, lo: np.ndarray, hi: np.ndarray, coeffs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Code-4 normsys factor g(α) and dg/dα (dimensionless), broadcasting ``alpha`` over lo/hi.
+
+    g = hi**α for α > 1, lo**(−α) for α < −1, 1 + Σ a_i α^i in between
+    (pyhf 0.7.6 ``code4``; ROOT HistFactory interpolation code 4). ``coeffs`` from
+    ``_code4_coefficients(lo, hi)``.
+    """
+    a = alpha
+    c1, c2, c3, c4, c5, c6 = coeffs
+    # Horner forms of the polynomial and its derivative
+    poly = 1.0 + a * (c1 + a * (c2 + a * (c3 + a * (c4 + a * (c5 + a * c6)))))
+    dpoly = c1 + a * (2 * c2 + a * (3 * c3 + a * (4 * c4 + a * (5 * c5 + a * 6 * c6))))
+    if np.all(np.abs(a) <= 1.0):
+        return poly, dpoly
+    a = np.broadcast_to(alpha, lo.shape)
+    log_hi, log_lo = np.log(hi), np.log(lo)
+    abs_a = np.abs(a)
+    up = np.exp(abs_a * log_hi)
+    dn = np.exp(abs_a * log_lo)
+    value = np.where(a > 1.0, up, np.where(a < -1.0, dn, poly))
+    deriv = np.where(a > 1.0, up * log_hi, np.where(a < -1.0, -dn * log_lo, dpoly))
+    return value, deriv
+
+
+def code4p_delta(
+    alpha: np.ndarray, delta_up: np.ndarray, delta_dn: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Code-4p histosys additive delta Δ(α) and dΔ/dα, ``alpha`` of shape (H,), deltas (H, ...).
+
+    ``delta_up = up − nominal``, ``delta_dn = nominal − down``. Linear for |α| > 1, the
+    polynomial α S + A (15 α² − 10 α⁴ + 3 α⁶) with S = (Δ⁺ + Δ⁻)/2, A = (Δ⁺ − Δ⁻)/16 inside
+    (pyhf 0.7.6 ``code4p``).
+    """
+    a = alpha.reshape((-1,) + (1,) * (delta_up.ndim - 1))
+    s = 0.5 * (delta_up + delta_dn)
+    asym = 0.0625 * (delta_up - delta_dn)
+    a2 = a * a
+    inner = a * s + asym * a2 * (15.0 + a2 * (-10.0 + 3.0 * a2))
+    dinner = s + asym * a * (30.0 + a2 * (-40.0 + 18.0 * a2))
+    value = np.where(a > 1.0, delta_up * a, np.where(a < -1.0, delta_dn * a, inner))
+    deriv = np.where(a > 1.0, delta_up, np.where(a < -1.0, delta_dn, dinner))
+    return value, deriv
+
+
+def _exclusive_products(factors: np.ndarray) -> np.ndarray:
+    """For factors of shape (P, R): the product over all other rows p' ≠ p, shape (P, R)."""
+    if factors.shape[0] <= 1:
+        return np.ones_like(factors)
+    if np.all(factors != 0):
+        return factors.prod(axis=0) / factors
+    ones = np.ones((1, factors.shape[1]))
+    prefix = np.cumprod(np.vstack([ones, factors[:-1]]), axis=0)
+    suffix = np.cumprod(np.vstack([ones, factors[::-1][:-1]]), axis=0)[::-1]
+    return prefix * suffix
+
+
+@dataclass(frozen=True)
+class FastFitResult:
+    """One maximum-likelihood fit: best parameters, −ln L at the minimum (no data constants)."""
+
+    pars: np.ndarray
+    nll: float
+    success: bool
+    n_evaluations: int
+    message: str
+
+
+class FastModel:
+    """A compiled HistFactory model (the subset above) with analytic gradients.
+
+    Parameters are ordered as in :attr:`par_names` (sorted parameter-set names, staterror sets
+    expanded per bin as ``name[i]``); channels are ordered by name as in pyhf, so the main data
+    vector has the same layout as pyhf's.
+    """
+
+    def __init__(
+        self,
+        *,
+        channels: list[tuple[str, int]],
+        rows: list[tuple[str, str]],
+        nominal: np.ndarray,
+        normfactor_mask: np.ndarray,
+        normfactor_index: np.ndarray,
+        normsys_lo: np.ndarray,
+        normsys_hi: np.ndarray,
+        normsys_index: np.ndarray,
+        histo_up: np.ndarray,
+        histo_dn: np.ndarray,
+        histo_index: np.ndarray,
+        stat_index: np.ndarray,
+        set_names: list[str],
+        set_slices: dict[str, slice],
+        set_types: dict[str, str],
+        init: np.ndarray,
+        bounds: np.ndarray,
+        fixed: np.ndarray,
+        aux_nominal: np.ndarray,
+        aux_sigma: np.ndarray,
+        poi_index: int,
+        scale: float = 1.0,
+    ) -> None:
+        self.channels = channels
+        self.rows = rows
+        self.nominal = nominal
+        self.normfactor_mask = normfactor_mask
+        self.normfactor_index = normfactor_index
+        self.normsys_lo = normsys_lo
+        self.normsys_hi = normsys_hi
+        self.normsys_index = normsys_index
+        self.normsys_coeffs = _code4_coefficients(normsys_lo, normsys_hi)
+        self.histo_up = histo_up
+        self.histo_dn = histo_dn
+        self.histo_index = histo_index
+        self.stat_index = stat_index
+        self.set_names = set_names
+        self.set_slices = set_slices
+        self.set_types = set_types
+        self.init = init
+        self.bounds = bounds
+        self.fixed = fixed
+        self.aux_nominal = aux_nominal
+        self.aux_sigma = aux_sigma
+        self.constrained = ~np.isnan(aux_nominal)
+        self.poi_index = poi_index
+        self.scale = scale
+        # staterror: (row, bin) cells multiplied by a γ parameter; -1 where none.
+        self._stat_cells = np.nonzero(stat_index >= 0)
+        self._stat_pars = stat_index[self._stat_cells]
+        self._n_stat = len(self._stat_pars)
+        self._n_nf = len(normfactor_index)
+        self._n_ns = len(normsys_index)
+        self._n_histo = len(histo_index)
+        self._basis = self._histo_basis()
+
+    # ----------------------------------------------------------------------------- building
+    @classmethod
+    def from_workspace(cls, spec: dict, measurement: str | None = None) -> FastModel:
+        """Compile a pyhf workspace dict (the subset in the module docstring)."""
+        channels_spec = sorted(spec["channels"], key=lambda c: c["name"])
+        measurements = spec["measurements"]
+        meas = measurements[0]
+        if measurement is not None:
+            matches = [m for m in measurements if m["name"] == measurement]
+            if not matches:
+                raise InputError(f"workspace has no measurement {measurement!r}")
+            meas = matches[0]
+        poi = meas["config"]["poi"]
+        par_config = {p["name"]: p for p in meas["config"].get("parameters", [])}
+
+        channels = [(c["name"], len(c["samples"][0]["data"])) for c in channels_spec]
+        offsets = np.cumsum([0] + [n for _, n in channels])
+        n_bins = int(offsets[-1])
+        rows: list[tuple[str, str]] = []
+        nominal_rows = []
+        # parameter sets: name -> (type, n_parameters)
+        set_types: dict[str, str] = {}
+        set_sizes: dict[str, int] = {}
+        staterror_info: dict[str, dict] = {}
+        used_as: dict[str, set[str]] = {}
+        for ci, ch in enumerate(channels_spec):
+            for smp in ch["samples"]:
+                for mod in smp["modifiers"]:
+                    mtype, mname = mod["type"], mod["name"]
+                    if mtype not in _SUPPORTED:
+                        raise InputError(
+                            f"workspace modifier {mname!r} has type {mtype!r}; the fast path "
+                            f"supports {', '.join(_SUPPORTED)} (use fast=False)"
+                        )
+                    used_as.setdefault(mname, set()).add(mtype)
+                    previous = set_types.setdefault(mname, mtype)
+                    # one α may drive a normsys and a histosys of the same name (HistFactory
+                    # OverallSys + HistoSys); both are N(0|α,1)-constrained with equal bounds
+                    if previous != mtype and {previous, mtype} != {"normsys", "histosys"}:
+                        raise InputError(
+                            f"workspace parameter {mname!r} is used as both {previous} and {mtype}"
+                        )
+                    if mtype == "staterror":
+                        info = staterror_info.setdefault(mname, {"channel": ci, "samples": []})
+                        if info["channel"] != ci:
+                            raise InputError(
+                                f"workspace staterror {mname!r} appears in two channels"
+                            )
+                        info["samples"].append((smp["data"], mod["data"]))
+                        set_sizes[mname] = channels[ci][1]
+                    else:
+                        set_sizes[mname] = 1
+        if poi not in set_types or set_types[poi] != "normfactor":
+            raise InputError(f"workspace POI {poi!r} must be a normfactor of some sample")
+
+        set_names = sorted(set_types)
+        set_slices: dict[str, slice] = {}
+        start = 0
+        for name in set_names:
+            set_slices[name] = slice(start, start + set_sizes[name])
+            start += set_sizes[name]
+        n_pars = start
+        init = np.zeros(n_pars)
+        bounds = np.zeros((n_pars, 2))
+        fixed = np.zeros(n_pars, bool)
+        aux_nominal = np.full(n_pars, np.nan)
+        aux_sigma = np.full(n_pars, np.nan)
+        for name in set_names:
+            sl, mtype = set_slices[name], set_types[name]
+            init[sl] = _DEFAULT_INIT[mtype]
+            bounds[sl] = _DEFAULT_BOUNDS[mtype]
+            if mtype in ("normsys", "histosys"):
+                aux_nominal[sl], aux_sigma[sl] = 0.0, 1.0
+        # staterror widths, as pyhf's staterror_builder computes them
+        for name, info in staterror_info.items():
+            nom_sum = np.sum([np.asarray(d, float) for d, _ in info["samples"]], axis=0)
+            rel2 = np.zeros_like(nom_sum)
+            for _, unc in info["samples"]:
+                unc = np.asarray(unc, float)
+                safe = np.where(nom_sum > 0, nom_sum, 1.0)
+                rel2 += np.where(nom_sum > 0, (unc / safe) ** 2, 0.0)
+            sigma = np.sqrt(rel2)
+            is_fixed = sigma == 0
+            sl = set_slices[name]
+            aux_nominal[sl] = 1.0
+            aux_sigma[sl] = np.where(is_fixed, 1.0, sigma)
+            fixed[sl] = is_fixed
+        for name, cfg in par_config.items():
+            if name not in set_slices:
+                continue
+            sl = set_slices[name]
+            if "bounds" in cfg:
+                bounds[sl] = np.asarray(cfg["bounds"], float)
+            if "inits" in cfg:
+                init[sl] = np.asarray(cfg["inits"], float)
+            if cfg.get("fixed"):
+                fixed[sl] = True
+
+        # per-row (channel, sample) arrays
+        nf_names = [n for n in set_names if set_types[n] == "normfactor"]
+        ns_names = [n for n in set_names if "normsys" in used_as[n]]
+        hs_names = [n for n in set_names if "histosys" in used_as[n]]
+        rows_nf, rows_lo, rows_hi, rows_up, rows_dn, rows_stat = [], [], [], [], [], []
+        for ci, ch in enumerate(channels_spec):
+            b0, b1 = offsets[ci], offsets[ci + 1]
+            for smp in ch["samples"]:
+                rows.append((ch["name"], smp["name"]))
+                nom = np.zeros(n_bins)
+                nom[b0:b1] = np.asarray(smp["data"], float)
+                nominal_rows.append(nom)
+                nf = np.zeros(len(nf_names), bool)
+                lo = np.ones(len(ns_names))
+                hi = np.ones(len(ns_names))
+                up = np.zeros((len(hs_names), n_bins))
+                dn = np.zeros((len(hs_names), n_bins))
+                stat = np.full(n_bins, -1, int)
+                for mod in smp["modifiers"]:
+                    mtype, mname, data = mod["type"], mod["name"], mod["data"]
+                    if mtype == "normfactor":
+                        nf[nf_names.index(mname)] = True
+                    elif mtype == "normsys":
+                        k = ns_names.index(mname)
+                        lo[k], hi[k] = float(data["lo"]), float(data["hi"])
+                    elif mtype == "histosys":
+                        k = hs_names.index(mname)
+                        up[k, b0:b1] = np.asarray(data["hi_data"], float) - nom[b0:b1]
+                        dn[k, b0:b1] = nom[b0:b1] - np.asarray(data["lo_data"], float)
+                    elif mtype == "staterror":
+                        if np.any(stat[b0:b1] >= 0):
+                            raise InputError(
+                                f"sample {smp['name']!r} carries two staterror modifiers"
+                            )
+                        sl = set_slices[mname]
+                        stat[b0:b1] = np.arange(sl.start, sl.stop)
+                rows_nf.append(nf)
+                rows_lo.append(lo)
+                rows_hi.append(hi)
+                rows_up.append(up)
+                rows_dn.append(dn)
+                rows_stat.append(stat)
+        n_rows = len(rows)
+        return cls(
+            channels=channels,
+            rows=rows,
+            nominal=np.array(nominal_rows),
+            normfactor_mask=np.array(rows_nf).reshape(n_rows, len(nf_names)).T,
+            normfactor_index=np.array([set_slices[n].start for n in nf_names], int),
+            normsys_lo=np.array(rows_lo).reshape(n_rows, len(ns_names)).T,
+            normsys_hi=np.array(rows_hi).reshape(n_rows, len(ns_names)).T,
+            normsys_index=np.array([set_slices[n].start for n in ns_names], int),
+            histo_up=np.array(rows_up).reshape(n_rows, len(hs_names), n_bins).transpose(1, 0, 2),
+            histo_dn=np.array(rows_dn).reshape(n_rows, len(hs_names), n_bins).transpose(1, 0, 2),
+            histo_index=np.array([set_slices[n].start for n in hs_names], int),
+            stat_index=np.array(rows_stat),
+            set_names=set_names,
+            set_slices=set_slices,
+            set_types=set_types,
+            init=init,
+            bounds=bounds,
+            fixed=fixed,
+            aux_nominal=aux_nominal,
+            aux_sigma=aux_sigma,
+            poi_index=set_slices[poi].start,
+        )
+
+    def scaled(self, factor: float) -> FastModel:
+        """The same model with every expected count times ``factor`` (exposure scaling).
+
+        Relative staterror widths and normsys factors are unchanged, as in
+        :meth:`cevns_fit.templates.AnalysisTemplates.scaled_to`. Shares all arrays but the
+        (rows × bins) nominal and histosys deltas.
+        """
+        new = object.__new__(FastModel)
+        new.__dict__.update(self.__dict__)
+        new.nominal = self.nominal * factor
+        new.histo_up = self.histo_up * factor
+        new.histo_dn = self.histo_dn * factor
+        new._basis = self._basis * factor
+        new.scale = self.scale * factor
+        return new
+
+    # ----------------------------------------------------------------------------- evaluation
+    @property
+    def n_pars(self) -> int:
+        return len(self.init)
+
+    @property
+    def n_bins(self) -> int:
+        return self.nominal.shape[1]
+
+    @property
+    def par_labels(self) -> list[str]:
+        """One label per parameter, pyhf style (``name`` or ``name[i]`` for vector sets)."""
+        labels = []
+        for name in self.set_names:
+            sl = self.set_slices[name]
+            n = sl.stop - sl.start
+            labels.extend(
+                [name]
+                if n == 1 and self.set_types[name] != "staterror"
+                else [f"{name}[{i}]" for i in range(n)]
+            )
+        return labels
+
+    def channel_slice(self, name: str) -> slice:
+        """Bins of channel ``name`` in the main data vector."""
+        start = 0
+        for ch, n in self.channels:
+            if ch == name:
+                return slice(start, start + n)
+            start += n
+        raise KeyError(name)
+
+    def nominal_pars(self, **values: float) -> np.ndarray:
+        """Initial parameters (pyhf's suggested init) with named single parameters overridden."""
+        pars = self.init.copy()
+        for name, value in values.items():
+            pars[self.set_slices[name]] = value
+        return pars
+
+    def _histo_basis(self) -> np.ndarray:
+        """code-4p basis stacked as (4, H, rows·bins): S, A, Δ⁺, Δ⁻ (see :func:`code4p_delta`)."""
+        up, dn = self.histo_up, self.histo_dn
+        basis = np.stack([0.5 * (up + dn), 0.0625 * (up - dn), up, dn])
+        return basis.reshape(4 * up.shape[0], up.shape[1] * up.shape[2])
+
+    @staticmethod
+    def _histo_coefficients(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scalar weights (4H,) of the S, A, Δ⁺, Δ⁻ bases in Δ(α) and in dΔ/dα (code 4p)."""
+        a2 = alpha * alpha
+        inside = np.abs(alpha) <= 1.0
+        above, below = alpha > 1.0, alpha < -1.0
+        zero = np.zeros_like(alpha)
+        value = np.concatenate(
+            [
+                np.where(inside, alpha, 0.0),
+                np.where(inside, a2 * (15.0 + a2 * (-10.0 + 3.0 * a2)), 0.0),
+                np.where(above, alpha, zero),
+                np.where(below, alpha, zero),
+            ]
+        )
+        deriv = np.concatenate(
+            [
+                inside.astype(float),
+                np.where(inside, alpha * (30.0 + a2 * (-40.0 + 18.0 * a2)), 0.0),
+                above.astype(float),
+                below.astype(float),
+            ]
+        )
+        return value, deriv
+
+    def _evaluate(self, pars: np.ndarray):
+        """λ per row and bin, with the pieces the gradient needs."""
+        n_rows, n_bins = self.nominal.shape
+        additive = self.nominal
+        histo_dcoef = None
+        if self._n_histo:
+            value, histo_dcoef = self._histo_coefficients(pars[self.histo_index])
+            additive = additive + (value @ self._basis).reshape(n_rows, n_bins)
+        nf = pars[self.normfactor_index][:, None]
+        nf = np.where(self.normfactor_mask, nf, 1.0)
+        ns, ns_deriv = code4_factor(
+            pars[self.normsys_index][:, None],
+            self.normsys_lo,
+            self.normsys_hi,
+            self.normsys_coeffs,
+        )
+        nf_row = nf.prod(axis=0)
+        ns_row = ns.prod(axis=0)
+        mult = nf_row * ns_row
+        gamma = None
+        ag = additive
+        if self._n_stat:
+            gamma = np.ones_like(additive)
+            gamma[self._stat_cells] = pars[self._stat_pars]
+            ag = additive * gamma
+        return additive, ag, mult, nf, nf_row, ns, ns_row, ns_deriv, histo_dcoef, gamma
+
+    def expected_rows(self, pars: np.ndarray) -> np.ndarray:
+        """Expected counts per (channel, sample) row and bin, shape (rows, bins)."""
+        _, ag, mult, *_ = self._evaluate(pars)
+        return ag * mult[:, None]
+
+    def expected_main(self, pars: np.ndarray) -> np.ndarray:
+        """Expected counts per bin (channels in name order), shape (bins,)."""
+        _, ag, mult, *_ = self._evaluate(pars)
+        return mult @ ag
+
+    def logpdf(self, pars: np.ndarray, main: np.ndarray, aux: np.ndarray | None = None) -> float:
+        """Full ln L as ``pyhf.Model.logpdf`` computes it (Poisson with lgamma, Gaussians).
+
+        ``aux`` is aligned with the parameters (NaN for unconstrained ones); default nominal.
+        """
+        aux = self.aux_nominal if aux is None else aux
+        lam = self.expected_main(pars)
+        poisson = np.sum(xlogy(main, lam) - lam - gammaln(main + 1.0))
+        c = self.constrained
+        z = (aux[c] - pars[c]) / self.aux_sigma[c]
+        gauss = np.sum(-0.5 * z * z - np.log(self.aux_sigma[c]) - _HALF_LOG_2PI)
+        return float(poisson + gauss)
+
+    def nll_and_grad(
+        self, pars: np.ndarray, main: np.ndarray, aux: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """−ln L without data-only constants, and its gradient (analytic), at ``pars``.
+
+        Returns (inf, zeros) where some bin has λ ≤ 0 with data (outside the model's domain:
+        linearly extrapolated shape variations), so minimisers backtrack.
+        """
+        with np.errstate(all="ignore"):
+            return self._nll_and_grad(pars, main, aux)
+
+    def _nll_and_grad(
+        self, pars: np.ndarray, main: np.ndarray, aux: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        additive, ag, mult, nf, nf_row, ns, ns_row, ns_deriv, histo_dcoef, gamma = self._evaluate(
+            pars
+        )
+        lam = mult @ ag
+        # Poisson part Σ (λ − n ln λ); bins with λ = n = 0 contribute nothing (xlogy).
+        nll = float(lam.sum() - xlogy(main, lam).sum())
+        grad = np.zeros_like(pars)
+        if not math.isfinite(nll) or np.any(lam[main > 0] <= 0):
+            return math.inf, grad
+        w = 1.0 - np.where(main > 0, main / lam, 0.0)  # ∂(−ln L)/∂λ_b
+        row_w = ag @ w  # Σ_b w_b A_rb γ_rb: ∂(−ln L)/∂(row factor)
+        if self._n_nf:
+            others = _exclusive_products(nf) * ns_row
+            grad[self.normfactor_index] += (self.normfactor_mask * others) @ row_w
+        if self._n_ns:
+            others = _exclusive_products(ns) * nf_row
+            grad[self.normsys_index] += (ns_deriv * others) @ row_w
+        if histo_dcoef is not None:
+            weights = (mult[:, None] * w) if gamma is None else (gamma * mult[:, None] * w)
+            proj = (self._basis @ weights.ravel()) * histo_dcoef
+            grad[self.histo_index] += proj.reshape(4, -1).sum(axis=0)
+        if self._n_stat:
+            r, b = self._stat_cells
+            np.add.at(grad, self._stat_pars, additive[r, b] * mult[r] * w[b])
+        c = self.constrained
+        diff = (pars[c] - aux[c]) / self.aux_sigma[c]
+        nll += 0.5 * float(diff @ diff)
+        grad[c] += diff / self.aux_sigma[c]
+        return nll, grad
+
+    def jacobian(self, pars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Expected counts λ_b (bins,) and their derivatives ∂λ_b/∂θ_i, shape (pars, bins)."""
+        with np.errstate(all="ignore"):
+            additive, ag, mult, nf, nf_row, ns, ns_row, ns_deriv, histo_dcoef, gamma = (
+                self._evaluate(pars)
+            )
+            lam = mult @ ag
+            jac = np.zeros((len(pars), lam.size))
+            if self._n_nf:
+                jac[self.normfactor_index] += (
+                    self.normfactor_mask * (_exclusive_products(nf) * ns_row)
+                ) @ ag
+            if self._n_ns:
+                jac[self.normsys_index] += (ns_deriv * (_exclusive_products(ns) * nf_row)) @ ag
+            if histo_dcoef is not None:
+                deriv = (histo_dcoef[:, None] * self._basis).reshape(
+                    4, self._n_histo, *self.nominal.shape
+                )
+                scale = mult[:, None] if gamma is None else gamma * mult[:, None]
+                jac[self.histo_index] += np.einsum("hrb,rb->hb", deriv.sum(axis=0), scale)
+            if self._n_stat:
+                r, b = self._stat_cells
+                np.add.at(jac, (self._stat_pars, b), additive[r, b] * mult[r])
+        return lam, jac
+
+    def fisher_diagonal(self, pars: np.ndarray) -> np.ndarray:
+        """Diagonal of the expected Fisher information Σ_b (∂λ_b/∂θ_i)²/λ_b + 1/σ_i².
+
+        Used to precondition L-BFGS-B: staterror γ with σ ~ 0.03 and a normalisation
+        measured to 1 % differ in curvature by orders of magnitude.
+        """
+        lam, jac = self.jacobian(pars)
+        inv_lam = np.where(lam > 0, 1.0 / np.where(lam > 0, lam, 1.0), 0.0)
+        info = (jac * jac) @ inv_lam
+        c = self.constrained
+        info[c] += 1.0 / self.aux_sigma[c] ** 2
+        return info
+
+    def _newton(
+        self,
+        x0: np.ndarray,
+        free: np.ndarray,
+        bounds: np.ndarray,
+        main: np.ndarray,
+        aux: np.ndarray,
+        max_iter: int = 60,
+    ) -> tuple[np.ndarray, float, int, bool]:
+        """Projected Gauss-Newton with a backtracking line search inside the box.
+
+        Curvature: Σ_b n_b/λ_b² ∇λ_b ∇λ_bᵀ + diag(1/σ²), the exact Hessian of the Poisson term
+        wherever λ is linear in the parameters (normfactors, staterror), positive
+        semi-definite everywhere. Returns (pars, nll, evaluations, converged).
+        """
+        x = x0.copy()
+        lo, hi = bounds[:, 0], bounds[:, 1]
+        c = self.constrained
+        inv_var = np.zeros_like(x)
+        inv_var[c] = 1.0 / self.aux_sigma[c] ** 2
+        positive = main > 0
+        aux_c = aux[c]
+
+        def nll_of(pars: np.ndarray, lam: np.ndarray) -> float:
+            if np.any(lam[positive] <= 0):
+                return math.inf
+            with np.errstate(all="ignore"):
+                value = float(lam.sum() - xlogy(main, lam).sum())
+            diff = pars[c] - aux_c
+            return value + 0.5 * float(diff @ (diff * inv_var[c]))
+
+        lam, jac = self.jacobian(x)
+        nll = nll_of(x, lam)
+        n_eval = 1
+        if not math.isfinite(nll):
+            return x, nll, n_eval, False
+        for _ in range(max_iter):
+            with np.errstate(all="ignore"):
+                ratio = np.where(positive, main / lam, 0.0)
+                weight = np.where(positive, ratio / lam, 1e-12 / np.maximum(lam, 1e-300))
+            grad = jac @ (1.0 - ratio)
+            grad[c] += (x[c] - aux_c) * inv_var[c]
+            # active set: at a bound with the gradient pushing outwards
+            active = ~free | ((x <= lo) & (grad > 0)) | ((x >= hi) & (grad < 0))
+            idx = np.nonzero(~active)[0]
+            if idx.size == 0:
+                return x, nll, n_eval, True
+            j = jac[idx]
+            hess = (j * weight) @ j.T
+            hess[np.diag_indices_from(hess)] += inv_var[idx] + 1e-12
+            g = grad[idx]
+            try:
+                step = -np.linalg.solve(hess, g)
+            except np.linalg.LinAlgError:
+                return x, nll, n_eval, False
+            decrement = -float(g @ step)
+            if not (decrement >= 0.0) or not np.all(np.isfinite(step)):
+                return x, nll, n_eval, False
+            if decrement < 1e-13 * max(1.0, abs(nll)) or decrement < 1e-12:
+                return x, nll, n_eval, True
+            t = 1.0
+            accepted = False
+            for _ls in range(40):
+                trial = x.copy()
+                trial[idx] = np.clip(x[idx] + t * step, lo[idx], hi[idx])
+                new_nll = nll_of(trial, self.expected_main(trial))
+                n_eval += 1
+                # Armijo on the projected path
+                if new_nll <= nll - 1e-4 * t * decrement + 1e-12 * abs(nll):
+                    accepted = True
+                    break
+                t *= 0.5
+            if not accepted:
+                # no decrease possible at machine precision: converged if the step was tiny
+                return x, nll, n_eval, decrement < 1e-8
+            x, nll = trial, new_nll
+            lam, jac = self.jacobian(x)
+        return x, nll, n_eval, False
+
+    def asimov(
+        self, pars: np.ndarray | None = None, **values: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Asimov (main, aux) at ``pars`` (default: nominal with named overrides, e.g. mu=1).
+
+        Auxiliary data are set to the parameters' values, as pyhf's ``expected_data`` does.
+        """
+        pars = self.nominal_pars(**values) if pars is None else pars
+        aux = np.where(self.constrained, pars, np.nan)
+        return self.expected_main(pars), aux
+
+    # ----------------------------------------------------------------------------- fitting
+    def fit(
+        self,
+        main: np.ndarray,
+        aux: np.ndarray | None = None,
+        *,
+        fix: dict[int, float] | None = None,
+        fixed_mask: np.ndarray | None = None,
+        init: np.ndarray | None = None,
+        bounds: np.ndarray | None = None,
+    ) -> FastFitResult:
+        """Minimise −ln L inside the parameter bounds (Gauss-Newton, else L-BFGS-B).
+
+        ``fix`` maps parameter indices to fixed values (e.g. ``{poi_index: 0.0}``);
+        ``fixed_mask`` adds further fixed parameters (kept at ``init``). ``init`` warm-starts.
+        """
+        aux = self.aux_nominal if aux is None else aux
+        x0 = (self.init if init is None else init).astype(float).copy()
+        bnds = self.bounds if bounds is None else bounds
+        fixed = self.fixed.copy() if fixed_mask is None else (self.fixed | fixed_mask)
+        for i, v in (fix or {}).items():
+            x0[i] = v
+            fixed[i] = True
+        free = ~fixed
+        x0[free] = np.clip(x0[free], bnds[free, 0], bnds[free, 1])
+        if init is not None and not math.isfinite(self.nll_and_grad(x0, main, aux)[0]):
+            # a warm start from another point can lie outside this one's domain (λ ≤ 0 in a
+            # bin with data, e.g. a background shape driven negative that the signal at a
+            # larger μ compensated): start from the nominal parameters instead
+            x0[free] = np.clip(self.init[free], bnds[free, 0], bnds[free, 1])
+        newton_x, newton_nll, newton_evals, converged = self._newton(x0, free, bnds, main, aux)
+        if converged:
+            return FastFitResult(
+                newton_x, float(newton_nll), True, newton_evals, "Newton converged"
+            )
+        # fall back on L-BFGS-B (from the start point) where Newton did not converge
+        full = x0.copy()
+        # precondition: work in units of each parameter's expected 1σ (diagonal Fisher)
+        info = self.fisher_diagonal(x0)[free]
+        step = np.where(info > 0, 1.0 / np.sqrt(np.where(info > 0, info, 1.0)), 1.0)
+
+        def fun(y: np.ndarray) -> tuple[float, np.ndarray]:
+            full[free] = y * step
+            value, grad = self.nll_and_grad(full, main, aux)
+            if not math.isfinite(value):
+                # outside the model's domain (λ ≤ 0 with n > 0): a huge value makes
+                # L-BFGS-B's line search backtrack
+                return 1e300, np.zeros_like(y)
+            return value, grad[free] * step
+
+        if not free.any():
+            value, _ = self.nll_and_grad(x0, main, aux)
+            return FastFitResult(x0, value, bool(np.isfinite(value)), 1, "all parameters fixed")
+        scaled_bounds = bnds[free] / step[:, None]
+        y = x0[free] / step
+        n_eval = 0
+        with _single_threaded_blas():
+            for _attempt in range(3):
+                res = minimize(
+                    fun,
+                    y,
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=scaled_bounds,
+                    options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 5000, "maxcor": 20},
+                )
+                y, n_eval = res.x, n_eval + int(res.nfev)
+                # L-BFGS-B can stop early on a flat stretch: restart while the projected
+                # gradient (in units of 1σ) is not small
+                _, g = fun(y)
+                at_lo = (y <= scaled_bounds[:, 0]) & (g > 0)
+                at_hi = (y >= scaled_bounds[:, 1]) & (g < 0)
+                projected = np.where(at_lo | at_hi, 0.0, g)
+                if np.max(np.abs(projected), initial=0.0) < 1e-4:
+                    break
+        pars = x0.copy()
+        pars[free] = np.clip(y * step, bnds[free, 0], bnds[free, 1])
+        value, _ = self.nll_and_grad(pars, main, aux)
+        # L-BFGS-B's "ABNORMAL" line-search stop at machine precision is a converged minimum.
+        ok = bool(res.success or "ABNORMAL" in str(res.message)) and bool(np.isfinite(value))
+        return FastFitResult(pars, float(value), ok, n_eval, str(res.message))

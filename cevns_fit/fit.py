@@ -1,0 +1,438 @@
+"""Maximum-likelihood fits of measured spectra: iminuit minimising pyhf's likelihood.
+
+What to use when
+----------------
+* :func:`fit_workspace` is the core: any pyhf workspace (JSON dict, ``pyhf.Workspace``) or a
+  ``pyhf.Model`` plus data in, a :class:`FitResult` out. MIGRAD then HESSE on
+  −2 ln L(μ, θ) = −2 ``model.logpdf``; MINOS on the POI; a second fit at μ = 0 for the observed
+  discovery significance (q0, Cowan et al., EPJC 71:1554, 2011, arXiv:1007.1727); the fitted
+  signal count with its error propagated through the full covariance; nuisance pulls and
+  constraints; the correlation matrix; a saturated-model goodness of fit (Baker & Cousins,
+  NIM 221 (1984) 437); the convergence status.
+* :func:`sample_toy` draws seeded pseudo-data (main bins and auxiliary measurements) from a
+  model at given parameters, for bias and coverage studies (pyhf's own toys use numpy's global
+  RNG and break on numpy ≥ 2.4, see docs/PYHF_NOTES).
+
+The likelihood is plain pyhf: any number here can be reproduced with ``pyhf fit``. This module
+never changes pyhf's global backend; it evaluates the model with whatever backend is set
+(numpy by default) and converts to numpy floats.
+
+Pulls: for a nuisance θ with a Gaussian constraint of width σ centred on its auxiliary datum
+θ₀, pull = (θ̂ − θ₀)/σ and constraint = σ̂/σ (< 1: the data constrain θ beyond its prior).
+Poisson-constrained (shapesys) parameters use θ₀ = aux/τ and σ = 1/√τ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyhf
+from iminuit import Minuit
+from scipy.stats import chi2, norm
+
+from cevns_fit.errors import FitFailedError, InputError
+
+__all__ = ["FitResult", "fit_workspace", "model_and_data", "sample_toy", "twice_nll"]
+
+# Objective value returned where pyhf's likelihood is not finite (negative expected counts
+# from extrapolated histosys templates): large, so MIGRAD steps back, but finite.
+_NONFINITE_PENALTY = 1e12
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of one maximum-likelihood fit (errors are HESSE 1σ unless named MINOS)."""
+
+    mu: float
+    mu_err: float
+    mu_minos: tuple[float, float] | None  # (lower, upper) errors: negative, positive
+    signal_events: float  # fitted signal count, summed over channels
+    signal_events_err: float
+    signal_events_expected: float  # prediction at μ = 1, nuisances at their nominal values
+    Z_observed: float
+    p0_observed: float
+    parameters: dict[str, dict[str, float]]  # name -> {"value", "error"}
+    pulls: dict[str, dict[str, float]]  # constrained name -> {"pull", "constraint"}
+    correlation_names: tuple[str, ...]
+    correlation: np.ndarray
+    gof_chi2: float  # saturated-model deviance −2 ln(L̂ / L_sat)
+    gof_ndf: int
+    gof_p_value: float
+    converged: bool
+    status: str
+    twice_nll: float
+    postfit: dict[str, dict] = field(default_factory=dict)  # channel -> data, samples, prefit
+
+    def to_dict(self) -> dict:
+        return {
+            "mu": self.mu,
+            "mu_err": self.mu_err,
+            "mu_minos": None if self.mu_minos is None else list(self.mu_minos),
+            "signal_events": self.signal_events,
+            "signal_events_err": self.signal_events_err,
+            "signal_events_expected": self.signal_events_expected,
+            "Z_observed": self.Z_observed,
+            "p0_observed": self.p0_observed,
+            "parameters": self.parameters,
+            "pulls": self.pulls,
+            "correlation": {
+                "names": list(self.correlation_names),
+                "matrix": self.correlation.tolist(),
+            },
+            "goodness_of_fit": {
+                "chi2": self.gof_chi2,
+                "ndf": self.gof_ndf,
+                "p_value": self.gof_p_value,
+                "method": "saturated model (Baker-Cousins)",
+            },
+            "converged": self.converged,
+            "status": self.status,
+        }
+
+
+def model_and_data(workspace, data=None) -> tuple[pyhf.pdf.Model, np.ndarray]:
+    """A pyhf model and its full data vector (main bins in channel order, then auxdata).
+
+    ``workspace``: a pyhf JSON dict, a ``pyhf.Workspace`` or a ``pyhf.Model``. ``data``:
+    ``None`` (the workspace's observations), ``{channel: counts}`` (auxdata appended), or the
+    full vector. Channel names and bin counts are checked.
+    """
+    if isinstance(workspace, pyhf.pdf.Model):
+        model, ws = workspace, None
+    else:
+        ws = workspace if isinstance(workspace, pyhf.Workspace) else pyhf.Workspace(workspace)
+        model = ws.model()
+    config = model.config
+    if data is None:
+        if ws is None:
+            raise InputError("fit: a pyhf.Model needs data (counts per channel)")
+        return model, np.asarray(ws.data(model), dtype=float)
+    if isinstance(data, dict):
+        missing = [ch for ch in config.channels if ch not in data]
+        if missing:
+            raise InputError(f"fit data: no counts for channel(s) {missing}")
+        main = []
+        for ch in config.channels:
+            counts = np.asarray(data[ch], dtype=float)
+            n_bins = config.channel_nbins[ch]
+            if counts.shape != (n_bins,):
+                raise InputError(
+                    f"fit data: channel '{ch}' has {counts.size} bins, the model has {n_bins}"
+                )
+            main.append(counts)
+        return model, np.concatenate(main + [np.asarray(config.auxdata, dtype=float)])
+    full = np.asarray(data, dtype=float)
+    expected = config.nmaindata + config.nauxdata
+    if full.shape == (config.nmaindata,):
+        full = np.concatenate([full, np.asarray(config.auxdata, dtype=float)])
+    elif full.shape != (expected,):
+        raise InputError(
+            f"fit data: {full.size} values, the model needs {config.nmaindata} main bins "
+            f"(+{config.nauxdata} auxiliary)"
+        )
+    return model, full
+
+
+def twice_nll(model: pyhf.pdf.Model, data: np.ndarray):
+    """The objective −2 ln L(pars) of ``model`` on ``data`` as a numpy-float function."""
+
+    def objective(pars) -> float:
+        value = -2.0 * float(np.asarray(model.logpdf(np.asarray(pars, float), data))[0])
+        return value if math.isfinite(value) else _NONFINITE_PENALTY
+
+    return objective
+
+
+@dataclass(frozen=True)
+class _Minimum:
+    values: np.ndarray
+    errors: np.ndarray
+    covariance: np.ndarray
+    fval: float
+    valid: bool
+    message: str
+    minuit: Minuit
+
+
+def _minimize(
+    model,
+    data,
+    *,
+    init=None,
+    fixed: dict[int, float] | None = None,
+    hesse: bool = True,
+    strategy: int = 1,
+) -> _Minimum:
+    """MIGRAD (+ HESSE) of −2 ln L; retried once with strategy 2 if MIGRAD is not valid."""
+    config = model.config
+    # a copy: fixing a parameter below must not write into the caller's array
+    x0 = np.array(config.suggested_init() if init is None else init, dtype=float)
+    bounds = config.suggested_bounds()
+    fixed_mask = list(config.suggested_fixed())
+    for index, value in (fixed or {}).items():
+        x0[index] = value
+        fixed_mask[index] = True
+    minuit = Minuit(twice_nll(model, data), x0, name=list(config.par_names))
+    minuit.errordef = Minuit.LEAST_SQUARES  # the objective is −2 ln L: Δ = 1 for 1σ
+    minuit.limits = bounds
+    minuit.fixed = fixed_mask
+    minuit.strategy = strategy
+    minuit.tol = 0.01
+    minuit.migrad(ncall=100_000)
+    if not minuit.valid and strategy < 2:
+        minuit.strategy = 2
+        minuit.migrad(ncall=100_000)
+    message = "MIGRAD converged" if minuit.valid else _fmin_problem(minuit)
+    valid = minuit.valid
+    if hesse and valid:
+        minuit.hesse()
+        if not minuit.accurate:
+            valid = minuit.valid and minuit.fmin.has_posdef_covar
+            message = "MIGRAD converged; HESSE covariance " + (
+                "made positive definite" if minuit.fmin.has_made_posdef_covar else "inaccurate"
+            )
+        else:
+            message = "MIGRAD converged, HESSE accurate"
+    npar = len(x0)
+    cov = (
+        np.array(minuit.covariance, dtype=float)
+        if minuit.covariance is not None
+        else np.full((npar, npar), np.nan)
+    )
+    return _Minimum(
+        values=np.array(minuit.values, dtype=float),
+        errors=np.array(minuit.errors, dtype=float),
+        covariance=cov,
+        fval=float(minuit.fval),
+        valid=bool(valid),
+        message=message,
+        minuit=minuit,
+    )
+
+
+def _fmin_problem(minuit: Minuit) -> str:
+    fmin = minuit.fmin
+    reasons = [
+        text
+        for flag, text in (
+            (fmin.is_above_max_edm, "EDM above maximum"),
+            (fmin.has_reached_call_limit, "call limit reached"),
+            (not fmin.has_covariance, "no covariance"),
+            (fmin.is_covariance_positive_definite is False, "covariance not positive definite"),
+        )
+        if flag
+    ]
+    return "MIGRAD did not converge: " + (", ".join(reasons) or "invalid minimum")
+
+
+def _signal_yield(model, pars, sample_index: int | None) -> float:
+    if sample_index is None:
+        return math.nan
+    by_sample = model.main_model.expected_data(np.asarray(pars, float), return_by_sample=True)
+    return float(np.sum(np.asarray(by_sample)[sample_index]))
+
+
+def _signal_yield_error(model, minimum: _Minimum, sample_index: int | None) -> float:
+    """σ_S from the full covariance: σ² = gᵀ C g with g = ∂S/∂θ by central differences."""
+    if sample_index is None or not np.isfinite(minimum.covariance).all():
+        return math.nan
+    values = minimum.values
+    grad = np.zeros_like(values)
+    for i in np.flatnonzero(np.diag(minimum.covariance) > 0):
+        step = 1e-4 * max(1.0, abs(values[i]))
+        up, down = values.copy(), values.copy()
+        up[i] += step
+        down[i] -= step
+        grad[i] = (
+            _signal_yield(model, up, sample_index) - _signal_yield(model, down, sample_index)
+        ) / (2 * step)
+    return float(np.sqrt(max(grad @ minimum.covariance @ grad, 0.0)))
+
+
+def _constraint_terms(model, pars, data):
+    """Per constrained parameter set: (name, centre θ₀, prior σ, type, aux, τ) for pulls/GOF."""
+    config = model.config
+    aux = data[config.nmaindata :]
+    offset = 0
+    out = []
+    for name in config.auxdata_order:
+        ps = config.param_set(name)
+        n = ps.n_parameters
+        a = np.asarray(aux[offset : offset + n], dtype=float)
+        offset += n
+        if ps.pdf_type == "poisson":
+            tau = np.asarray(ps.factors, dtype=float)
+            out.append((name, a / tau, 1.0 / np.sqrt(tau), "poisson", a, tau))
+        else:
+            out.append((name, a, np.asarray(ps.width(), dtype=float), "normal", a, None))
+    return out
+
+
+def _saturated_deviance(model, pars, data) -> tuple[float, int]:
+    """−2 ln(L(θ̂)/L_sat): Poisson main bins plus constraint terms (Baker & Cousins 1984)."""
+    config = model.config
+    n = data[: config.nmaindata]
+    nu = np.asarray(model.main_model.expected_data(np.asarray(pars, float)), dtype=float)
+    nu = np.maximum(nu, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.where(n > 0, n * np.log(n / nu), 0.0)
+    deviance = 2.0 * np.sum(nu - n + log_term)
+    for name, _centre, sigma, kind, aux, tau in _constraint_terms(model, pars, data):
+        theta = np.asarray(pars[config.par_slice(name)], dtype=float)
+        if kind == "normal":
+            deviance += np.sum(((aux - theta) / sigma) ** 2)
+        else:
+            mean = np.maximum(theta * tau, 1e-300)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                deviance += 2.0 * np.sum(
+                    mean - aux + np.where(aux > 0, aux * np.log(aux / mean), 0.0)
+                )
+    # Each constrained parameter comes with its own auxiliary datum; the free unconstrained
+    # parameters (μ, background normfactors) are what the main bins pay for.
+    constrained = set(config.auxdata_order)
+    fixed = config.suggested_fixed()
+    n_free = sum(
+        1
+        for name in config.par_order
+        if name not in constrained
+        for i in range(config.param_set(name).n_parameters)
+        if not fixed[config.par_slice(name).start + i]
+    )
+    return float(deviance), int(config.nmaindata - n_free)
+
+
+def _postfit_tables(model, pars_hat, pars_pre, data) -> dict[str, dict]:
+    config = model.config
+    post = np.asarray(model.main_model.expected_data(np.asarray(pars_hat), return_by_sample=True))
+    pre = np.asarray(model.main_model.expected_data(np.asarray(pars_pre), return_by_sample=True))
+    tables = {}
+    for ch in config.channels:
+        sl = config.channel_slices[ch]
+        tables[ch] = {
+            "data": data[sl].tolist(),
+            "postfit": {
+                s: post[i, sl].tolist() for i, s in enumerate(config.samples) if post[i, sl].any()
+            },
+            "prefit": {
+                s: pre[i, sl].tolist() for i, s in enumerate(config.samples) if pre[i, sl].any()
+            },
+        }
+    return tables
+
+
+def fit_workspace(
+    workspace,
+    data=None,
+    *,
+    signal_sample: str = "cevns",
+    minos: bool = True,
+    significance: bool = True,
+) -> FitResult:
+    """Maximum-likelihood fit of a pyhf model to data (see the module docstring).
+
+    ``workspace``/``data`` as in :func:`model_and_data`. ``signal_sample`` names the sample
+    whose fitted yield is reported as ``signal_events`` (NaN if the model has none). The
+    result has ``converged=False`` and a status message when MIGRAD or HESSE fail; its numbers
+    must then not be quoted. A non-finite likelihood at the starting point raises
+    :class:`FitFailedError`.
+    """
+    model, data = model_and_data(workspace, data)
+    config = model.config
+    objective = twice_nll(model, data)
+    init = np.asarray(config.suggested_init(), dtype=float)
+    if objective(init) >= _NONFINITE_PENALTY:
+        raise FitFailedError("the likelihood is not finite at the model's nominal parameters")
+
+    best = _minimize(model, data)
+    poi = config.poi_index
+    names = list(config.par_names)
+    converged, status = best.valid, best.message
+
+    mu_minos = None
+    if minos and converged and poi is not None:
+        try:
+            best.minuit.minos(names[poi])
+            merr = best.minuit.merrors[names[poi]]
+            if merr.is_valid:
+                mu_minos = (float(merr.lower), float(merr.upper))
+            else:
+                status += "; MINOS on the POI not valid"
+        except RuntimeError as exc:  # iminuit raises when MINOS cannot start
+            status += f"; MINOS failed ({exc})"
+
+    Z_obs, p0_obs = math.nan, math.nan
+    if significance and poi is not None:
+        lo_bound = config.suggested_bounds()[poi][0]
+        if lo_bound <= 0.0:
+            null = _minimize(model, data, init=best.values, fixed={poi: 0.0}, hesse=False)
+            if null.valid:
+                q0 = max(null.fval - best.fval, 0.0) if best.values[poi] > 0 else 0.0
+                Z_obs = math.sqrt(q0)
+                p0_obs = float(norm.sf(Z_obs))
+            else:
+                status += "; the μ = 0 fit did not converge (no Z_observed)"
+
+    sample_index = config.samples.index(signal_sample) if signal_sample in config.samples else None
+    sigma = np.sqrt(np.clip(np.diag(best.covariance), 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = best.covariance / np.outer(sigma, sigma)
+    corr = np.where(np.outer(sigma, sigma) > 0, corr, 0.0)
+
+    pulls = {}
+    for name, centre, prior, _kind, _aux, _tau in _constraint_terms(model, best.values, data):
+        sl = config.par_slice(name)
+        labels = names[sl]
+        for j, label in enumerate(labels):
+            pulls[label] = {
+                "pull": float((best.values[sl][j] - centre[j]) / prior[j]),
+                "constraint": float(best.errors[sl][j] / prior[j]),
+            }
+    gof_chi2, gof_ndf = _saturated_deviance(model, best.values, data)
+    gof_p = float(chi2.sf(gof_chi2, gof_ndf)) if gof_ndf > 0 else math.nan
+
+    return FitResult(
+        mu=float(best.values[poi]) if poi is not None else math.nan,
+        mu_err=float(best.errors[poi]) if poi is not None else math.nan,
+        mu_minos=mu_minos,
+        signal_events=_signal_yield(model, best.values, sample_index),
+        signal_events_err=_signal_yield_error(model, best, sample_index),
+        signal_events_expected=_signal_yield(model, init, sample_index),
+        Z_observed=Z_obs,
+        p0_observed=p0_obs,
+        parameters={
+            n: {"value": float(v), "error": float(e)}
+            for n, v, e in zip(names, best.values, best.errors, strict=True)
+        },
+        pulls=pulls,
+        correlation_names=tuple(names),
+        correlation=corr,
+        gof_chi2=gof_chi2,
+        gof_ndf=gof_ndf,
+        gof_p_value=gof_p,
+        converged=converged,
+        status=status,
+        twice_nll=best.fval,
+        postfit=_postfit_tables(model, best.values, init, data),
+    )
+
+
+def sample_toy(model: pyhf.pdf.Model, pars, rng: np.random.Generator) -> np.ndarray:
+    """Pseudo-data at ``pars``: Poisson main counts and auxiliary data drawn around ``pars``.
+
+    Gaussian constraints draw aux ~ N(θ, σ); Poisson constraints (shapesys) aux ~ Poisson(τθ).
+    This is the frequentist toy of the HistFactory likelihood (both terms fluctuate).
+    """
+    config = model.config
+    pars = np.asarray(pars, dtype=float)
+    main = rng.poisson(np.asarray(model.main_model.expected_data(pars), dtype=float))
+    aux = []
+    for name in config.auxdata_order:
+        ps = config.param_set(name)
+        theta = pars[config.par_slice(name)]
+        if ps.pdf_type == "poisson":
+            aux.append(rng.poisson(theta * np.asarray(ps.factors, dtype=float)).astype(float))
+        else:
+            aux.append(rng.normal(theta, np.asarray(ps.width(), dtype=float)))
+    return np.concatenate([main.astype(float)] + aux) if aux else main.astype(float)

@@ -1,0 +1,436 @@
+"""Discovery significance, exposure needed and CLs limits against closed forms and plain pyhf.
+
+References: Cowan et al., EPJC 71:1554 (2011) (Z_A with and without background uncertainty,
+PHYSICS.md §7), the exact Poisson tail for single-bin counting, and pyhf 0.7.6 itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+from scipy.stats import norm, poisson
+
+import cevns_fit.inference as inference
+from cevns_fit.cli import _common
+from cevns_fit.errors import InputError
+from cevns_fit.inference import (
+    expected_significance,
+    exposure_needed,
+    significance_impacts,
+    upper_limit,
+)
+from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
+from cevns_fit.templates import AnalysisTemplates, Channel, Sample
+
+
+def counting(
+    s: float,
+    b: float,
+    *,
+    rel_b: float = 0.0,
+    control_tau: float | None = None,
+    data: float | None = None,
+) -> AnalysisTemplates:
+    """One-bin counting: signal s (μ), background b (normsys rel_b, or a free normalisation
+    measured in an off channel with τ·b expected counts)."""
+    bkg = Sample(
+        "bkg",
+        np.array([b]),
+        norm_sys={"bkg_norm": rel_b} if rel_b else {},
+        norm_factor="bkg_norm" if control_tau else None,
+    )
+    chans = [
+        Channel(
+            "on", np.array([0.0, 1.0]), "n", (Sample("cevns", np.array([s]), norm_factor="mu"), bkg)
+        )
+    ]
+    if control_tau:
+        chans.append(
+            Channel(
+                "off",
+                np.array([0.0, 1.0]),
+                "n",
+                (Sample("bkg", np.array([control_tau * b]), norm_factor="bkg_norm"),),
+            )
+        )
+    t = AnalysisTemplates(tuple(chans), exposure_kg_yr=1.0)
+    if data is not None:
+        t = t.with_data({"on": [data]} | ({"off": [control_tau * b]} if control_tau else {}))
+    return t
+
+
+def cowan_za(s: float, b: float) -> float:
+    return math.sqrt(2 * ((s + b) * math.log(1 + s / b) - s))
+
+
+def cowan_za_sigma_b(s: float, b: float, sb: float) -> float:
+    v = sb * sb
+    return math.sqrt(
+        2
+        * (
+            (s + b) * math.log((s + b) * (b + v) / (b * b + (s + b) * v))
+            - (b * b / v) * math.log(1 + v * s / (b * (b + v)))
+        )
+    )
+
+
+def shape_templates(scale: float = 1.0, *, background_sys: float = 0.0) -> AnalysisTemplates:
+    """Six-bin spectrum with a control channel; optional background normsys and shape sys."""
+    x = np.linspace(0, 1, 6)
+    sig = scale * 20 * np.exp(-2 * x)
+    bkg = scale * np.full(6, 40.0)
+    neu = scale * 5 * (1 - 0.5 * x)
+    samples = (
+        Sample(
+            "cevns",
+            sig,
+            norm_factor="mu",
+            norm_sys={"flux": 0.1},
+            shape_sys={"quenching": (0.85 * sig, 1.15 * sig)},
+            stat_error=0.02 * sig,
+        ),
+        Sample("steady_state", bkg, norm_factor="steady_state_norm"),
+        Sample(
+            "neutrons",
+            neu,
+            norm_sys={"neutron_norm": 0.3}
+            | ({"neutron_shape": background_sys} if background_sys else {}),
+        ),
+    )
+    chans = (
+        Channel("beam_on", np.arange(7.0), "PE", samples),
+        Channel(
+            "beam_off",
+            np.array([0.0, 1.0]),
+            "PE",
+            (Sample("steady_state", np.array([2 * bkg.sum()]), norm_factor="steady_state_norm"),),
+        ),
+    )
+    return AnalysisTemplates(chans, exposure_kg_yr=scale)
+
+
+# ----------------------------------------------------------------------------- Cowan Z_A
+@pytest.mark.parametrize("s, b", [(10.0, 50.0), (5.0, 100.0), (30.0, 10.0)])
+def test_single_bin_reproduces_cowan_za_without_background_uncertainty(s, b):
+    result = expected_significance(counting(s, b))
+    assert result.Z_expected == pytest.approx(cowan_za(s, b), rel=1e-3)
+    assert result.p0_expected == pytest.approx(norm.sf(result.Z_expected))
+    assert result.method == "asymptotic"
+
+
+@pytest.mark.parametrize(
+    "s, b, sigma_b", [(10.0, 50.0, 5.0), (20.0, 100.0, 20.0), (8.0, 20.0, 2.0)]
+)
+def test_on_off_counting_reproduces_cowan_za_with_background_uncertainty(s, b, sigma_b):
+    """σ_b from an off measurement with τ = b/σ_b² (the model behind Cowan's formula)."""
+    result = expected_significance(counting(s, b, control_tau=b / sigma_b**2))
+    assert result.Z_expected == pytest.approx(cowan_za_sigma_b(s, b, sigma_b), rel=1e-3)
+    # and the background uncertainty costs significance
+    assert result.Z_expected < cowan_za(s, b)
+
+
+def test_observed_significance_of_a_count_is_the_closed_form():
+    s, b, n = 10.0, 50.0, 68.0
+    result = expected_significance(counting(s, b, data=n))
+    z_obs = math.sqrt(2 * (n * math.log(n / b) - (n - b)))
+    assert result.Z_observed == pytest.approx(z_obs, rel=1e-4)
+    assert expected_significance(counting(s, b, data=40.0)).Z_observed == 0.0  # deficit: q0 = 0
+
+
+# ----------------------------------------------------------------------------- plain pyhf
+def test_fast_and_plain_pyhf_give_the_same_z():
+    templates = shape_templates(background_sys=0.2)
+    data = {
+        "beam_on": np.round(np.sum([s.counts for s in templates.channels[0].samples], 0) * 1.1),
+        "beam_off": templates.channels[1].samples[0].counts,
+    }
+    templates = templates.with_data(data)
+    fast = expected_significance(templates)
+    plain = expected_significance(templates, fast=False)
+    assert fast.Z_expected == pytest.approx(plain.Z_expected, rel=1e-3)
+    assert fast.Z_observed == pytest.approx(plain.Z_observed, rel=1e-3)
+
+
+def test_exported_workspace_gives_the_same_z_in_plain_pyhf():
+    """Only the JSON text and pyhf: Asimov at μ = 1, q0 at μ = 0."""
+    templates = shape_templates()
+    text = json.dumps(build_workspace(templates))
+    with pyhf_backend() as pyhf:
+        ws = pyhf.Workspace(json.loads(text))
+        model = ws.model()
+        pars = np.array(model.config.suggested_init())
+        pars[model.config.poi_index] = 1.0
+        q0 = pyhf.infer.test_statistics.q0(
+            0.0,
+            model.expected_data(pars),
+            model,
+            model.config.suggested_init(),
+            model.config.suggested_bounds(),
+            model.config.suggested_fixed(),
+        )
+    assert expected_significance(templates).Z_expected == pytest.approx(
+        math.sqrt(float(q0)), rel=1e-3
+    )
+
+
+# ----------------------------------------------------------------------------- exposure
+def test_z_grows_as_sqrt_exposure_without_systematics():
+    templates = shape_templates()
+    z1 = expected_significance(templates, systematics=False).Z_expected
+    z4 = expected_significance(templates.scaled_to(4.0), systematics=False).Z_expected
+    z100 = expected_significance(templates.scaled_to(100.0), systematics=False).Z_expected
+    assert z4 / z1 == pytest.approx(2.0, rel=1e-4)
+    assert z100 / z1 == pytest.approx(10.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("systematics", [True, False])
+@pytest.mark.parametrize("sigma", [3.0, 5.0])
+def test_exposure_significance_round_trip(sigma, systematics):
+    templates = shape_templates()
+    solved = exposure_needed(templates, sigma, systematics=systematics)
+    assert solved.reason is None
+    assert solved.n_fits <= 12
+    at = expected_significance(templates.scaled_to(solved.exposure_kg_yr), systematics=systematics)
+    assert at.Z_expected == pytest.approx(sigma, rel=1e-3)
+
+
+def test_stat_only_exposure_follows_the_sqrt_law():
+    templates = shape_templates()
+    z_ref = expected_significance(templates, systematics=False).Z_expected
+    solved = exposure_needed(templates, 5.0, systematics=False)
+    assert solved.exposure_kg_yr == pytest.approx(
+        templates.exposure_kg_yr * (5.0 / z_ref) ** 2, rel=1e-4
+    )
+
+
+def test_unreachable_significance_is_null_with_the_limiting_systematic():
+    """s/b = 0.1 with a 20 % background normalisation: Z saturates near s/(0.2 b) = 0.5."""
+    templates = counting(10.0, 100.0, rel_b=0.2)
+    solved = exposure_needed(templates, 3.0)
+    assert solved.exposure_kg_yr is None
+    assert "bkg_norm" in solved.reason and "saturates" in solved.reason
+    assert solved.limiting_parameter == "bkg_norm"
+    # without that systematic it is reachable
+    assert exposure_needed(templates, 3.0, systematics=False).exposure_kg_yr > 0
+
+
+def test_impacts_rank_the_costliest_nuisance_and_stat_only_matches():
+    templates = shape_templates(background_sys=0.3)
+    impacts = significance_impacts(templates)
+    stat = expected_significance(templates, systematics=False).Z_expected
+    assert impacts.Z_stat_only == pytest.approx(stat, rel=1e-6)
+    assert impacts.Z_expected <= impacts.Z_stat_only
+    deltas = [i.delta_Z for i in impacts.impacts]
+    assert deltas == sorted(deltas, reverse=True)
+    assert all(d >= -1e-6 for d in deltas)
+    # a signal-only normalisation does not change q0 at μ = 0
+    flux = next(i for i in impacts.impacts if i.parameter == "flux")
+    assert flux.delta_Z == pytest.approx(0.0, abs=1e-6)
+    assert impacts.most_costly in {"neutron_norm", "neutron_shape", "steady_state_norm"}
+
+
+# ----------------------------------------------------------------------------- toys
+def test_toys_agree_with_asymptotics_at_high_counts():
+    s, b = 25.0, 100.0
+    asym = expected_significance(counting(s, b))
+    toys = expected_significance(counting(s, b), method="toys", n_toys=1000, seed=1)
+    assert toys.method == "toys" and toys.n_toys == 1000 and toys.seed == 1
+    # p0 ≈ 0.009 from 1000 toys: ~10 % statistical error on p0, ~0.05 on Z
+    assert toys.Z_expected == pytest.approx(asym.Z_expected, abs=0.15)
+
+
+def test_toys_are_reproducible_with_a_seed():
+    a = expected_significance(counting(3.0, 2.0), method="toys", n_toys=200, seed=7)
+    b = expected_significance(counting(3.0, 2.0), method="toys", n_toys=200, seed=7)
+    assert a == b
+
+
+def test_low_counts_use_toys_or_exact_poisson_and_asymptotics_overstate():
+    """s = 3, b = 0.5: the median count is 3 and P(n ≥ 3 | 0.5) gives Z = 2.19 (not 2.40)."""
+    templates = counting(3.0, 0.5)
+    exact_p0 = poisson.sf(2, 0.5)
+    auto = expected_significance(templates, method="auto")
+    assert auto.method == "exact"
+    assert auto.p0_expected == pytest.approx(exact_p0, rel=1e-12)
+    assert auto.Z_expected == pytest.approx(norm.isf(exact_p0), rel=1e-12)
+    asym = expected_significance(templates)
+    assert asym.Z_expected > auto.Z_expected + 0.15
+    assert any("toys" in note for note in asym.notes)
+    toys = expected_significance(templates, method="toys", n_toys=3000, seed=3)
+    assert toys.p0_expected == pytest.approx(exact_p0, rel=0.3)
+
+
+def test_auto_chooses_toys_for_low_count_shape_models():
+    templates = counting(3.0, 1.0, rel_b=0.1)
+    result = expected_significance(templates, method="auto", n_toys=200, seed=0)
+    assert result.method == "toys"
+
+
+# ----------------------------------------------------------------------------- limits
+def test_expected_cls_limit_single_bin_closed_form():
+    """Median: 2 Φ(−√q_A) = α with q_A(μ) = 2(μs − b ln(1 + μs/b)) on Asimov n = b."""
+    s, b, cl = 10.0, 50.0, 0.9
+    result = upper_limit(counting(s, b), cl)
+    target = norm.isf((1 - cl) / 2)
+    mu = brentq(lambda m: math.sqrt(2 * (m * s - b * math.log(1 + m * s / b))) - target, 1e-6, 100)
+    assert result.mu_upper_expected == pytest.approx(mu, rel=1e-4)
+    assert result.signal_events_upper_expected == pytest.approx(mu * s, rel=1e-4)
+    band = result.mu_upper_expected_band
+    assert band["-2"] < band["-1"] < band["0"] < band["1"] < band["2"]
+
+
+def test_cls_limits_equal_pyhf_hypotest():
+    """At our expected band limits and observed limit, pyhf's CLs equals α = 1 − CL."""
+    templates = counting(10.0, 50.0, rel_b=0.1, data=55.0)
+    result = upper_limit(templates, 0.95)
+    workspace = build_workspace(templates)
+    with pyhf_backend() as pyhf:
+        model, data = pyhf_model(workspace)
+        pars = np.array(model.config.suggested_init())
+        pars[model.config.poi_index] = 0.0
+        bonly = model.expected_data(pars)
+        for k, index in zip(("-2", "-1", "0", "1", "2"), range(5), strict=True):
+            _, expected = pyhf.infer.hypotest(
+                result.mu_upper_expected_band[k],
+                bonly,
+                model,
+                test_stat="qtilde",
+                return_expected_set=True,
+            )
+            assert float(expected[index]) == pytest.approx(0.05, rel=2e-3)
+        cls_obs = pyhf.infer.hypotest(result.mu_upper_observed, data, model, test_stat="qtilde")
+        assert float(cls_obs) == pytest.approx(0.05, rel=2e-3)
+
+
+# ----------------------------------------------------------------------------- edges
+def test_no_signal_is_a_result_with_a_note_not_an_error():
+    templates = counting(0.0, 10.0)
+    z = expected_significance(templates)
+    assert z.Z_expected == 0.0 and z.notes
+    e = exposure_needed(templates, 3.0)
+    assert e.exposure_kg_yr is None and "no CEvNS signal" in e.reason
+    lim = upper_limit(templates)
+    assert lim.mu_upper_expected is None and lim.notes
+
+
+@pytest.mark.parametrize(
+    "call, needle",
+    [
+        (lambda t: expected_significance(t, method="bayes"), "method"),
+        (lambda t: exposure_needed(t, -3.0), "sigma"),
+        (lambda t: upper_limit(t, 1.5), "confidence level"),
+        (lambda t: expected_significance(t, method="exact"), "single-bin"),
+        (lambda t: significance_impacts(t, exposure_kg_yr=float("nan")), "exposure"),
+    ],
+)
+def test_bad_arguments_are_input_errors(call, needle):
+    with pytest.raises(InputError, match=needle):
+        call(shape_templates())
+
+
+def test_results_serialise_to_json():
+    templates = shape_templates()
+    for result in (
+        expected_significance(templates),
+        exposure_needed(templates, 3.0),
+        upper_limit(templates),
+        significance_impacts(templates),
+    ):
+        json.dumps(_common.to_jsonable(result), allow_nan=False)
+
+
+def test_public_api():
+    for name in inference.__all__:
+        assert hasattr(inference, name)
+
+
+# ----------------------------------------------------------------------------- CLI
+@pytest.fixture
+def cli():
+    from cevns_fit.cli import exposure, limit, significance, workspace
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    for module in (workspace, significance, exposure, limit):
+        module.add_parser(sub)
+
+    def run(*argv: str):
+        args = parser.parse_args(list(argv))
+        return _common.run_guarded(args.func, args)
+
+    return run
+
+
+@pytest.fixture
+def fake_model(monkeypatch, tmp_path):
+    """A model file whose templates are :func:`shape_templates` (loader monkeypatched)."""
+    import cevns_fit.detector
+    import cevns_fit.templates
+
+    path = tmp_path / "model.toml"
+    path.write_text("# stand-in\n")
+    monkeypatch.setattr(cevns_fit.detector, "load_detector_model", lambda p: "model")
+    monkeypatch.setattr(
+        cevns_fit.templates,
+        "build_templates",
+        lambda m, exposure_kg_yr=None: shape_templates(exposure_kg_yr or 1.0),
+    )
+    return path
+
+
+def test_cli_significance_exposure_limit_keys(cli, fake_model, tmp_path):
+    sig = cli("significance", str(fake_model), "--exposure", "2")
+    assert {"Z_expected", "p0_expected", "method"} <= set(sig)
+    assert sig["Z_expected"] == pytest.approx(
+        expected_significance(shape_templates(2.0)).Z_expected
+    )
+    exp = cli("exposure", str(fake_model), "--sigma", "3")
+    assert {"exposure_kg_yr", "sigma"} <= set(exp) and exp["sigma"] == 3.0
+    lim = cli("limit", str(fake_model), "--cl", "0.9")
+    assert "mu_upper_expected" in lim and "mu_upper_observed" not in lim
+    out = tmp_path / "ws.json"
+    ws = cli("workspace", str(fake_model), "-o", str(out))
+    assert ws["path"] == str(out) and "mu" in ws["parameters"]
+    assert json.loads(out.read_text())["measurements"][0]["config"]["poi"] == "mu"
+
+
+def test_cli_with_data_reports_observed(cli, fake_model, tmp_path):
+    t = shape_templates()
+    data = {
+        ch.name: np.round(np.sum([s.counts for s in ch.samples], 0)).tolist() for ch in t.channels
+    }
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(data))
+    sig = cli("significance", str(fake_model), "--data", str(path))
+    assert "Z_observed" in sig and "p0_observed" in sig
+    lim = cli("limit", str(fake_model), "--data", str(path))
+    assert lim["mu_upper_observed"] > 0
+
+
+def test_cli_bad_input_exits_2(cli, fake_model, capsys):
+    assert cli("significance", str(fake_model), "--exposure", "-1") == 2
+    assert cli("exposure", str(fake_model), "--sigma", "0") == 2
+    assert cli("limit", "missing_model.toml") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 3
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "models" / "detectors").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_fast_and_plain_pyhf_agree_on_shipped_models(path):
+    from cevns_fit.detector import load_detector_model
+    from cevns_fit.templates import build_templates
+
+    templates = build_templates(load_detector_model(path)).scaled_to(1.0)
+    for systematics in (True, False):
+        fast = expected_significance(templates, systematics=systematics)
+        plain = expected_significance(templates, systematics=systematics, fast=False)
+        assert fast.Z_expected == pytest.approx(plain.Z_expected, rel=1e-3)
