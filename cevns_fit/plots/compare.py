@@ -66,6 +66,7 @@ def z_vs_exposure_figure(exposures_kg_yr: np.ndarray, z_by_model: dict[str, np.n
     for level in (3.0, 5.0):
         ax.axhline(level, ls="--", color="grey", lw=0.8)
     ax.set_xscale("log")
+    ax.set_yscale("log")  # Z ∝ sqrt(exposure) without systematics: a straight line
     ax.set_xlabel("exposure [kg·yr]")
     ax.set_ylabel(r"median expected $Z$ [$\sigma$]")
     ax.grid(alpha=0.3, which="both")
