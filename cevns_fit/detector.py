@@ -35,7 +35,6 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -46,6 +45,7 @@ from cevns_fit.backgrounds import (
     histogram_density,
     read_histogram_table,
 )
+from cevns_fit.config import ConfigTable
 from cevns_fit.constants import DAYS_PER_YEAR, MEV_PER_JOULE
 from cevns_fit.efficiency import (
     EfficiencyModel,
@@ -301,121 +301,6 @@ def _check_positive(value: float, name: str) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-class _Table:
-    """Typed access to one TOML table, errors naming the file and the dotted key."""
-
-    def __init__(self, path: Path, data: Mapping[str, Any], prefix: str = ""):
-        self.path, self.data, self.prefix = path, data, prefix
-
-    def where(self, key: str) -> str:
-        return f"{self.path}: key '{self.prefix}{key}'"
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def allow(self, allowed: tuple[str, ...]) -> None:
-        extra = sorted(set(self.data) - set(allowed))
-        if extra:
-            raise InputError(
-                f"{self.path}: unknown key '{self.prefix}{extra[0]}' "
-                f"(allowed: {', '.join(allowed)})"
-            )
-
-    def number(
-        self,
-        key: str,
-        default: float | None = None,
-        *,
-        positive: bool = False,
-        nonneg: bool = False,
-        maximum: float | None = None,
-    ) -> float:
-        if key not in self.data:
-            if default is None:
-                raise InputError(f"{self.where(key)} is missing (a number is required)")
-            return default
-        value = self.data[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(f"{self.where(key)} = {value!r}: must be a number")
-        value = float(value)
-        if not math.isfinite(value):
-            raise InputError(f"{self.where(key)} = {value!r}: must be a finite number")
-        if positive and value <= 0:
-            raise InputError(f"{self.where(key)} = {value!r}: must be > 0")
-        if nonneg and value < 0:
-            raise InputError(f"{self.where(key)} = {value!r}: must be >= 0")
-        if maximum is not None and value > maximum:
-            raise InputError(f"{self.where(key)} = {value!r}: must be <= {maximum}")
-        return value
-
-    def integer(self, key: str, default: int | None = None, *, minimum: int = 1) -> int:
-        if key not in self.data:
-            if default is None:
-                raise InputError(
-                    f"{self.where(key)} is missing (an integer >= {minimum} is required)"
-                )
-            return default
-        value = self.data[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise InputError(f"{self.where(key)} = {value!r}: must be an integer >= {minimum}")
-        return int(value)
-
-    def string(
-        self, key: str, default: str | None = None, allowed: tuple[str, ...] | None = None
-    ) -> str:
-        if key not in self.data:
-            if default is None:
-                hint = f" (allowed: {', '.join(allowed)})" if allowed else " (a string is required)"
-                raise InputError(f"{self.where(key)} is missing{hint}")
-            return default
-        value = self.data[key]
-        if not isinstance(value, str):
-            raise InputError(f"{self.where(key)} = {value!r}: must be a string")
-        if allowed is not None and value not in allowed:
-            raise InputError(f"{self.where(key)} = {value!r}: allowed are {', '.join(allowed)}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise InputError(f"{self.where(key)} = {value!r}: must be true or false")
-        return value
-
-    def numbers(self, key: str, *, min_length: int = 1, increasing: bool = False) -> np.ndarray:
-        value = self.data.get(key)
-        if (
-            not isinstance(value, list)
-            or len(value) < min_length
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        ):
-            raise InputError(f"{self.where(key)}: must be a list of at least {min_length} numbers")
-        arr = np.array(value, dtype=float)
-        if not np.all(np.isfinite(arr)):
-            raise InputError(f"{self.where(key)}: values must be finite")
-        if increasing and np.any(np.diff(arr) <= 0):
-            raise InputError(f"{self.where(key)}: values must be strictly increasing")
-        return arr
-
-    def table(self, key: str, required: bool = True) -> _Table | None:
-        if key not in self.data:
-            if required:
-                raise InputError(
-                    f"{self.where(key)} is missing (a table [{self.prefix}{key}] is required)"
-                )
-            return None
-        value = self.data[key]
-        if not isinstance(value, dict):
-            raise InputError(f"{self.where(key)}: must be a table ([{self.prefix}{key}])")
-        return _Table(self.path, value, f"{self.prefix}{key}.")
-
-    def file(self, key: str) -> Path:
-        rel = self.string(key)
-        path = (self.path.parent / rel).resolve()
-        if not path.is_file():
-            raise InputError(f"{self.where(key)} = {rel!r}: file not found ({path})")
-        return path
-
-
 def load_detector_model(path: str | Path) -> DetectorModel:
     """Read and validate a detector model (TOML). Errors: :class:`InputError`, one line naming
     the file, the key and what is allowed (missing files and malformed TOML included)."""
@@ -429,7 +314,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         raise InputError(f"detector model {path}: malformed TOML ({exc})") from None
     except UnicodeDecodeError:
         raise InputError(f"detector model {path}: not a UTF-8 text file") from None
-    top = _Table(path, data)
+    top = ConfigTable(path, data)
     top.allow(
         (
             "name",
@@ -458,7 +343,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
     quenching = _read_quenching(top.table("quenching"), target)
     resolution = _read_resolution(top.table("resolution"), observable)
     efficiency, thr_sigma = _read_efficiency(top.table("efficiency"))
-    cost = _read_cost(top.table("cost", required=False))
+    cost = _read_cost(top.optional_table("cost"))
     backgrounds = _read_backgrounds(top, source, mass, live_yr)
     notes = data.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
@@ -493,10 +378,10 @@ def load_detector_model(path: str | Path) -> DetectorModel:
     )
 
 
-def _read_target(top: _Table) -> Target:
+def _read_target(top: ConfigTable) -> Target:
     formula = top.string("target")
     composition = None
-    comp = top.table("composition", required=False)
+    comp = top.optional_table("composition")
     if comp is not None:
         composition = {}
         for element in comp.data:
@@ -515,7 +400,7 @@ def _read_target(top: _Table) -> Target:
         raise InputError(f"{top.where('target')}: {exc}") from None
 
 
-def _read_source(t: _Table) -> tuple[Source, Path]:
+def _read_source(t: ConfigTable) -> tuple[Source, Path]:
     t.allow(("file", "distance_m", "nu_per_flavour_per_proton", "flux_uncertainty"))
     source_path = t.file("file")
     try:
@@ -541,7 +426,9 @@ def _read_source(t: _Table) -> tuple[Source, Path]:
     return source, source_path
 
 
-def _read_array(t: _Table, source: Source) -> tuple[int, float, int, float, float, float | None]:
+def _read_array(
+    t: ConfigTable, source: Source
+) -> tuple[int, float, int, float, float, float | None]:
     t.allow(
         (
             "n_sensors",
@@ -588,7 +475,7 @@ def _read_array(t: _Table, source: Source) -> tuple[int, float, int, float, floa
     return n, sensor, channels_per_sensor, mass, live_yr, gwhr
 
 
-def _read_cost(t: _Table | None) -> CostModel:
+def _read_cost(t: ConfigTable | None) -> CostModel:
     if t is None:
         return CostModel(note="no cost given")
     t.allow(("material_usd_per_kg", "usd_per_channel", "note"))
@@ -599,7 +486,7 @@ def _read_cost(t: _Table | None) -> CostModel:
     )
 
 
-def _read_quenching(t: _Table, target: Target) -> QuenchingModel:
+def _read_quenching(t: ConfigTable, target: Target) -> QuenchingModel:
     kinds = ("constant", "lindhard", "polynomial", "tabulated")
     model = t.string("model", allowed=kinds)
     note = t.string("note", "")
@@ -655,7 +542,7 @@ def _read_quenching(t: _Table, target: Target) -> QuenchingModel:
     return replace(table, relative_sigma=rel, note=note)
 
 
-def _read_resolution(t: _Table, observable: str) -> ResolutionModel:
+def _read_resolution(t: ConfigTable, observable: str) -> ResolutionModel:
     kinds = ("seed_perovskite", "germanium", "gaussian", "poisson_pe", "none")
     model = t.string("model", allowed=kinds)
     if model == "seed_perovskite":
@@ -691,7 +578,7 @@ def _read_resolution(t: _Table, observable: str) -> ResolutionModel:
     return NoResolution()
 
 
-def _read_efficiency(t: _Table) -> tuple[EfficiencyModel, tuple[float, float]]:
+def _read_efficiency(t: ConfigTable) -> tuple[EfficiencyModel, tuple[float, float]]:
     kinds = ("step", "erf", "logistic", "tabulated")
     model = t.string("model", allowed=kinds)
     common = ("model", "threshold_sigma", "threshold_sigma_lo", "threshold_sigma_hi", "note")
@@ -746,7 +633,7 @@ def _read_efficiency(t: _Table) -> tuple[EfficiencyModel, tuple[float, float]]:
     return eff, (lo, hi)
 
 
-def _read_analysis(t: _Table) -> tuple[str, float, np.ndarray, str, int, int]:
+def _read_analysis(t: ConfigTable) -> tuple[str, float, np.ndarray, str, int, int]:
     t.allow(
         (
             "observable",
@@ -793,7 +680,7 @@ def _read_analysis(t: _Table) -> tuple[str, float, np.ndarray, str, int, int]:
 
 
 def _read_backgrounds(
-    top: _Table, source: Source, mass_kg: float, live_yr: float
+    top: ConfigTable, source: Source, mass_kg: float, live_yr: float
 ) -> tuple[Background, ...]:
     raw = top.data.get("backgrounds", [])
     if not isinstance(raw, list) or not all(isinstance(b, dict) for b in raw):
@@ -803,7 +690,7 @@ def _read_backgrounds(
     out, names = [], set()
     live_days = live_yr * DAYS_PER_YEAR
     for i, entry in enumerate(raw):
-        t = _Table(top.path, entry, f"backgrounds[{i}].")
+        t = ConfigTable(top.path, entry, f"backgrounds[{i}].")
         t.allow(
             (
                 "name",

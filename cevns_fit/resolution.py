@@ -21,7 +21,8 @@ by s (the ±1σ "resolution" templates). FWHM = 2 sqrt(2 ln 2) σ ≈ 2.3548 σ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import Self
 
 import numpy as np
 
@@ -80,8 +81,43 @@ def seed_threshold_keVee(
     return float((-B - np.sqrt(disc)) / (2.0 * a))
 
 
+class _ScalableWidth:
+    """Shared by the Gaussian models with a free width: ``relative_sigma`` is the 1σ relative
+    uncertainty of σ(E), ``scale`` multiplies σ(E) (the ±1σ templates use ``scaled``), and
+    ``to_dict`` lists every dataclass field after the model's name."""
+
+    kind = "gaussian"
+    model_name: str  # the ``model`` key of detector TOML files, set by each subclass
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.relative_sigma > 0
+
+    def scaled(self, scale: float) -> Self:
+        return replace(self, scale=self.scale * scale)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model_name} | {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class _FixedWidth:
+    """Shared by the models without a free width (none, Poisson PE): no ±1σ template."""
+
+    model_name: str
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return False
+
+    def scaled(self, scale: float) -> Self:
+        return self
+
+    def to_dict(self) -> dict:
+        return {"model": self.model_name}
+
+
 @dataclass(frozen=True)
-class SeedPerovskiteResolution:
+class SeedPerovskiteResolution(_ScalableWidth):
     """σ(E) = scale · R(E)/100 · E / 2.3548 with the seed's Fig. 2 R(E) (keVee)."""
 
     A: float = SEED_FIG2_A
@@ -89,7 +125,7 @@ class SeedPerovskiteResolution:
     C: float = SEED_FIG2_C
     relative_sigma: float = 0.0
     scale: float = 1.0
-    kind = "gaussian"
+    model_name = "seed_perovskite"
 
     def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
         e = np.asarray(energy_keVee, dtype=float)
@@ -104,26 +140,9 @@ class SeedPerovskiteResolution:
         # R ~ sqrt(C)/E as E -> 0, so σ -> sqrt(C)/(100·2.3548) keVee: finite, use that limit.
         return np.where(e > 0, sigma, self.scale * np.sqrt(self.C) / 100.0 / FWHM_PER_SIGMA)
 
-    @property
-    def has_uncertainty(self) -> bool:
-        return self.relative_sigma > 0
-
-    def scaled(self, scale: float) -> SeedPerovskiteResolution:
-        return replace(self, scale=self.scale * scale)
-
-    def to_dict(self) -> dict:
-        return {
-            "model": "seed_perovskite",
-            "A": self.A,
-            "B": self.B,
-            "C": self.C,
-            "relative_sigma": self.relative_sigma,
-            "scale": self.scale,
-        }
-
 
 @dataclass(frozen=True)
-class GermaniumResolution:
+class GermaniumResolution(_ScalableWidth):
     """HPGe: σ² = σ_noise² + F w E, with w in eV converted to keVee; times ``scale``."""
 
     fano: float = 0.11
@@ -131,7 +150,7 @@ class GermaniumResolution:
     noise_sigma_keVee: float = 0.15
     relative_sigma: float = 0.0
     scale: float = 1.0
-    kind = "gaussian"
+    model_name = "germanium"
 
     def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
         e = np.clip(np.asarray(energy_keVee, dtype=float), 0.0, None)
@@ -139,26 +158,9 @@ class GermaniumResolution:
             self.noise_sigma_keVee**2 + self.fano * self.pair_energy_eV * 1e-3 * e
         )
 
-    @property
-    def has_uncertainty(self) -> bool:
-        return self.relative_sigma > 0
-
-    def scaled(self, scale: float) -> GermaniumResolution:
-        return replace(self, scale=self.scale * scale)
-
-    def to_dict(self) -> dict:
-        return {
-            "model": "germanium",
-            "fano": self.fano,
-            "pair_energy_eV": self.pair_energy_eV,
-            "noise_sigma_keVee": self.noise_sigma_keVee,
-            "relative_sigma": self.relative_sigma,
-            "scale": self.scale,
-        }
-
 
 @dataclass(frozen=True)
-class GaussianResolution:
+class GaussianResolution(_ScalableWidth):
     """σ² = σ₀² + s² E + (r E)² in keVee (noise, stochastic, constant terms); times ``scale``."""
 
     sigma0_keVee: float = 0.0
@@ -166,7 +168,7 @@ class GaussianResolution:
     relative: float = 0.0
     relative_sigma: float = 0.0
     scale: float = 1.0
-    kind = "gaussian"
+    model_name = "gaussian"
 
     def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
         e = np.clip(np.asarray(energy_keVee, dtype=float), 0.0, None)
@@ -174,62 +176,27 @@ class GaussianResolution:
             self.sigma0_keVee**2 + self.stochastic_sqrt_keVee**2 * e + (self.relative * e) ** 2
         )
 
-    @property
-    def has_uncertainty(self) -> bool:
-        return self.relative_sigma > 0
-
-    def scaled(self, scale: float) -> GaussianResolution:
-        return replace(self, scale=self.scale * scale)
-
-    def to_dict(self) -> dict:
-        return {
-            "model": "gaussian",
-            "sigma0_keVee": self.sigma0_keVee,
-            "stochastic_sqrt_keVee": self.stochastic_sqrt_keVee,
-            "relative": self.relative,
-            "relative_sigma": self.relative_sigma,
-            "scale": self.scale,
-        }
-
 
 @dataclass(frozen=True)
-class NoResolution:
+class NoResolution(_FixedWidth):
     """A perfect detector: σ = 0."""
 
     kind = "gaussian"
     relative_sigma: float = 0.0
+    model_name = "none"
 
     def sigma_keVee(self, energy_keVee: np.ndarray) -> np.ndarray:
         return np.zeros_like(np.asarray(energy_keVee, dtype=float))
 
-    @property
-    def has_uncertainty(self) -> bool:
-        return False
-
-    def scaled(self, scale: float) -> NoResolution:
-        return self
-
-    def to_dict(self) -> dict:
-        return {"model": "none"}
-
 
 @dataclass(frozen=True)
-class PoissonPEResolution:
+class PoissonPEResolution(_FixedWidth):
     """Photo-electron counting: N_PE ~ Poisson(LY · E_ee). The light yield is the model's
     observable gain (PE/keVee); Poisson statistics have no free width, so no ±1σ template."""
 
     kind = "poisson"
     relative_sigma: float = 0.0
-
-    @property
-    def has_uncertainty(self) -> bool:
-        return False
-
-    def scaled(self, scale: float) -> PoissonPEResolution:
-        return self
-
-    def to_dict(self) -> dict:
-        return {"model": "poisson_pe"}
+    model_name = "poisson_pe"
 
 
 ResolutionModel = (

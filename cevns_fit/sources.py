@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from cevns_fit.config import ConfigTable
 from cevns_fit.constants import (
     CM_PER_M,
     MEV_PER_JOULE,
@@ -741,85 +742,9 @@ def make_table_source(
 _KINDS = ("pion_dar", "reactor", "supernova", "line", "table")
 
 
-class _Reader:
-    """Typed access to a TOML table with errors naming the file and the key."""
-
-    def __init__(self, path: Path, data: Mapping[str, Any], prefix: str = ""):
-        self.path, self.data, self.prefix = path, data, prefix
-
-    def _where(self, key: str) -> str:
-        return f"{self.path}: key '{self.prefix}{key}'"
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def number(
-        self,
-        key: str,
-        *,
-        default: float | None = None,
-        positive: bool = False,
-        nonneg: bool = False,
-        required: bool = True,
-    ) -> float | None:
-        if key not in self.data:
-            if default is not None or not required:
-                return default
-            raise InputError(f"{self._where(key)} is missing")
-        value = self.data[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(f"{self._where(key)} = {value!r}: must be a number")
-        value = float(value)
-        if not math.isfinite(value):
-            raise InputError(f"{self._where(key)} = {value!r}: must be finite")
-        if positive and value <= 0:
-            raise InputError(f"{self._where(key)} = {value!r}: must be > 0")
-        if nonneg and value < 0:
-            raise InputError(f"{self._where(key)} = {value!r}: must be >= 0")
-        return value
-
-    def string(
-        self,
-        key: str,
-        *,
-        allowed: tuple[str, ...] | None = None,
-        default: str | None = None,
-        required: bool = True,
-    ) -> str | None:
-        if key not in self.data:
-            if default is not None or not required:
-                return default
-            raise InputError(
-                f"{self._where(key)} is missing"
-                + (f" (allowed: {', '.join(allowed)})" if allowed else "")
-            )
-        value = self.data[key]
-        if not isinstance(value, str):
-            raise InputError(f"{self._where(key)} = {value!r}: must be a string")
-        if allowed is not None and value not in allowed:
-            raise InputError(f"{self._where(key)} = {value!r}: allowed are {', '.join(allowed)}")
-        return value
-
-    def table(self, key: str) -> _Reader:
-        value = self.data.get(key)
-        if not isinstance(value, dict):
-            raise InputError(f"{self._where(key)} must be a table ([{self.prefix}{key}])")
-        return _Reader(self.path, value, f"{self.prefix}{key}.")
-
-    def unknown_keys(self, allowed: tuple[str, ...]) -> None:
-        extra = sorted(set(self.data) - set(allowed))
-        if extra:
-            raise InputError(
-                f"{self.path}: unknown key '{self.prefix}{extra[0]}' "
-                f"(allowed: {', '.join(allowed)})"
-            )
-
-
-def _read_timing(r: _Reader) -> PulseTiming:
+def _read_timing(r: ConfigTable) -> PulseTiming:
     t = r.table("timing")
-    t.unknown_keys(
-        ("pulse_shape", "pulse_fwhm_us", "bunch_offsets_us", "repetition_rate_Hz", "window_us")
-    )
+    t.allow(("pulse_shape", "pulse_fwhm_us", "bunch_offsets_us", "repetition_rate_Hz", "window_us"))
     shape = t.string("pulse_shape", allowed=("gaussian", "flat"), default="gaussian")
     fwhm = t.number("pulse_fwhm_us", positive=True)
     offsets = t.data.get("bunch_offsets_us", [0.0])
@@ -832,18 +757,18 @@ def _read_timing(r: _Reader) -> PulseTiming:
         )
     ):
         raise InputError(
-            f"{t._where('bunch_offsets_us')}: must be a non-empty list of finite numbers (µs)"
+            f"{t.where('bunch_offsets_us')}: must be a non-empty list of finite numbers (µs)"
         )
     return PulseTiming(
         pulse_shape=shape,
         pulse_fwhm_us=fwhm,
         bunch_offsets_us=tuple(float(o) for o in offsets),
-        repetition_rate_Hz=t.number("repetition_rate_Hz", positive=True, required=False),
-        window_us=t.number("window_us", positive=True, required=False),
+        repetition_rate_Hz=t.optional_number("repetition_rate_Hz", positive=True),
+        window_us=t.optional_number("window_us", positive=True),
     )
 
 
-def _flavour(r: _Reader, key: str = "flavour", default: str = "nu_e") -> str:
+def _flavour(r: ConfigTable, key: str = "flavour", default: str = "nu_e") -> str:
     return r.string(key, allowed=_FLAVOURS, default=default)
 
 
@@ -856,15 +781,15 @@ def load_source(path: str | Path) -> Source:
     path = Path(path)
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    r = _Reader(path, data)
+    r = ConfigTable(path, data)
     kind = r.string("type", allowed=_KINDS)
     name = r.string("name", default=path.stem)
-    description = r.string("description", default="", required=False) or ""
+    description = r.string("description", "")
     unc = r.number("flux_uncertainty", default=0.0, nonneg=True)
     common = ("type", "name", "description", "flux_uncertainty")
 
     if kind == "pion_dar":
-        r.unknown_keys(
+        r.allow(
             common
             + ("power_MW", "proton_energy_GeV", "nu_per_flavour_per_proton", "distance_m", "timing")
         )
@@ -878,7 +803,7 @@ def load_source(path: str | Path) -> Source:
             timing=_read_timing(r) if r.has("timing") else None,
         )
     elif kind == "reactor":
-        r.unknown_keys(
+        r.allow(
             common
             + (
                 "thermal_power_GW",
@@ -889,7 +814,7 @@ def load_source(path: str | Path) -> Source:
             )
         )
         ff = r.table("fission_fractions")
-        ff.unknown_keys(tuple(HUBER_MUELLER_COEFFS))
+        ff.allow(tuple(HUBER_MUELLER_COEFFS))
         fractions = {iso: ff.number(iso, nonneg=True) for iso in ff.data}
         total = sum(fractions.values())
         if not fractions or abs(total - 1.0) > 1e-3:
@@ -900,7 +825,7 @@ def load_source(path: str | Path) -> Source:
         e_fission = dict(ENERGY_PER_FISSION_MeV)
         if r.has("energy_per_fission_MeV"):
             ef = r.table("energy_per_fission_MeV")
-            ef.unknown_keys(tuple(HUBER_MUELLER_COEFFS))
+            ef.allow(tuple(HUBER_MUELLER_COEFFS))
             e_fission.update({iso: ef.number(iso, positive=True) for iso in ef.data})
         source = make_reactor_source(
             name=name,
@@ -914,7 +839,7 @@ def load_source(path: str | Path) -> Source:
             ),
         )
     elif kind == "supernova":
-        r.unknown_keys(common + ("distance_kpc", "burst_duration_s", "flavours"))
+        r.allow(common + ("distance_kpc", "burst_duration_s", "flavours"))
         fl = r.table("flavours")
         if not fl.data:
             raise InputError(f"{path}: key 'flavours' is empty; give at least one flavour table")
@@ -925,7 +850,7 @@ def load_source(path: str | Path) -> Source:
                     f"{path}: key 'flavours.{flav}': allowed flavours are {', '.join(_FLAVOURS)}"
                 )
             p = fl.table(flav)
-            p.unknown_keys(("mean_energy_MeV", "alpha", "energy_erg", "multiplicity"))
+            p.allow(("mean_energy_MeV", "alpha", "energy_erg", "multiplicity"))
             flavours[flav] = {
                 "mean_energy_MeV": p.number("mean_energy_MeV", positive=True),
                 "alpha": p.number("alpha", positive=True),
@@ -940,18 +865,18 @@ def load_source(path: str | Path) -> Source:
             flux_uncertainty=unc,
         )
     elif kind == "line":
-        r.unknown_keys(common + ("enu_MeV", "flux_cm2_s", "flavour", "timing_class", "distance_m"))
+        r.allow(common + ("enu_MeV", "flux_cm2_s", "flavour", "timing_class", "distance_m"))
         source = make_line_source(
             name=name,
             enu_MeV=r.number("enu_MeV", positive=True),
             flux_cm2_s=r.number("flux_cm2_s", positive=True),
             flavour=_flavour(r),
-            timing=r.string("timing_class", allowed=_TIMINGS, required=False),
+            timing=r.optional_string("timing_class", allowed=_TIMINGS),
             flux_uncertainty=unc,
-            distance_m=r.number("distance_m", positive=True, required=False),
+            distance_m=r.optional_number("distance_m", positive=True),
         )
     else:  # table
-        r.unknown_keys(common + ("file", "flux_cm2_s", "flavour", "timing_class", "distance_m"))
+        r.allow(common + ("file", "flux_cm2_s", "flavour", "timing_class", "distance_m"))
         csv_path = path.parent / r.string("file")
         enu, spec = load_spectrum_csv(csv_path)
         source = make_table_source(
@@ -960,8 +885,8 @@ def load_source(path: str | Path) -> Source:
             spectrum=spec,
             flux_cm2_s=r.number("flux_cm2_s", positive=True),
             flavour=_flavour(r),
-            timing=r.string("timing_class", allowed=_TIMINGS, required=False),
+            timing=r.optional_string("timing_class", allowed=_TIMINGS),
             flux_uncertainty=unc,
-            distance_m=r.number("distance_m", positive=True, required=False),
+            distance_m=r.optional_number("distance_m", positive=True),
         )
     return replace(source, description=description)

@@ -29,21 +29,6 @@ PUBLISHED = {
     "signal_events_SM": 173.0,
     "signal_events_SM_err": 48.0,
 }
-KEYS = (
-    "mu",
-    "mu_err",
-    "mu_minos",
-    "signal_events",
-    "signal_events_err",
-    "signal_events_expected",
-    "Z_observed",
-    "p0_observed",
-    "parameters",
-    "pulls",
-    "goodness_of_fit",
-    "converged",
-    "status",
-)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,12 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cevns_fit.cli._common import to_jsonable
-    from cevns_fit.cli.fit import fit_model_to_data
+    from cevns_fit.cli.fit import fit_model_to_data, fit_summary
 
     results = {}
     for label, timing in (("energy_only", False), ("energy_x_time", True)):
         result, plot = fit_model_to_data(MODEL, RELEASE, timing=timing)
-        results[label] = {k: v for k, v in result.to_dict().items() if k in KEYS}
+        # The keys of `cevns-fit fit`, without the correlation matrix.
+        summary = fit_summary(result)
+        results[label] = {k: v for k, v in summary.items() if k != "correlation"}
         if args.out_dir:
             from cevns_fit.plots.fit import plot_postfit
 

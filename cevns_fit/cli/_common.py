@@ -8,13 +8,22 @@ import math
 import sys
 import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cevns_fit.errors import FitFailedError, InputError
 
-__all__ = ["EXIT_INPUT_ERROR", "EXIT_FIT_FAILED", "add_json_flag", "emit", "run_guarded", "to_jsonable"]
+__all__ = [
+    "EXIT_INPUT_ERROR",
+    "EXIT_FIT_FAILED",
+    "add_json_flag",
+    "emit",
+    "run_guarded",
+    "save_figure",
+    "to_jsonable",
+]
 
 EXIT_INPUT_ERROR = 2
 EXIT_FIT_FAILED = 3
@@ -44,6 +53,18 @@ def to_jsonable(obj: Any) -> Any:
         value = float(obj)
         return None if not math.isfinite(value) else value
     return obj
+
+
+def save_figure(fig: Any, out: str | Path, *, dpi: int = 150) -> str:
+    """Save a matplotlib figure to ``out`` (format from its suffix); return the path as given.
+
+    A path that cannot be written (missing folder, unknown suffix) is a user mistake: one
+    :class:`InputError` line naming ``--out``, not a traceback."""
+    try:
+        fig.savefig(Path(out), dpi=dpi)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--out {out}: cannot write the figure ({exc})") from None
+    return str(out)
 
 
 def _format_value(value: Any) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from cevns_fit.cli._common import add_json_flag
 from cevns_fit.errors import FitFailedError, InputError
 
-__all__ = ["add_parser", "run", "fit_model_to_data"]
+__all__ = ["add_parser", "run", "fit_model_to_data", "fit_summary"]
 
 # Keys of DESIGN.md §3 first, then the extras.
 _KEYS = (
@@ -141,13 +141,19 @@ def fit_model_to_data(model_path, data_path, *, timing: bool = True, minos: bool
     return result, plot
 
 
+def fit_summary(result) -> dict:
+    """What ``cevns-fit fit`` reports of a :class:`~cevns_fit.fit.FitResult`: the entries of its
+    ``to_dict()`` whose keys are in DESIGN.md §3 or the listed extras."""
+    return {k: v for k, v in result.to_dict().items() if k in _KEYS}
+
+
 def run(args: argparse.Namespace) -> dict:
     result, plot = fit_model_to_data(
         args.model, args.data, timing=not args.energy_only, minos=not args.no_minos
     )
     if not result.converged:
         raise FitFailedError(f"{args.model} on {args.data}: {result.status}")
-    out = {k: v for k, v in result.to_dict().items() if k in _KEYS}
+    out = fit_summary(result)
     if args.out:
         from cevns_fit.plots.fit import plot_postfit
 

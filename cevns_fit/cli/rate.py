@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -68,11 +67,7 @@ def run(args: argparse.Namespace) -> dict:
             templates,
             title=f"{model.name}: {model.target.name}, {templates.exposure_kg_yr:.3g} kg·yr",
         )
-        try:
-            fig.savefig(Path(args.out), dpi=150)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"--out {args.out}: cannot write the figure ({exc})") from None
-        result["plot"] = str(args.out)
+        result["plot"] = save_figure(fig, args.out)
     return result
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.errors import InputError
 from cevns_fit.resolution import (
     SEED_FIG2_A,
@@ -56,11 +55,7 @@ def run(args: argparse.Namespace) -> dict:
         from cevns_fit.plots.resolution import resolution_figure
 
         fig = resolution_figure(level_percent=args.level)
-        try:
-            fig.savefig(Path(args.out), dpi=150)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"--out {args.out}: cannot write the figure ({exc})") from None
-        result["plot"] = str(args.out)
+        result["plot"] = save_figure(fig, args.out)
     return result
 
 

@@ -33,32 +33,24 @@ def templates_figure(
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(6.4, 5.6), sharex=True, height_ratios=(3, 1.4), layout="constrained"
     )
-    bottom_stack = np.zeros(ch.n_bins)
-    signal = None
-    for i, s in enumerate(ch.samples):
-        if s.name == templates.signal_sample:
-            signal = s
-            continue
-        top.stairs(
-            bottom_stack + s.counts,
-            edges,
-            baseline=bottom_stack,
-            fill=True,
-            alpha=0.5,
-            color=f"C{i + 1}",
-            label=f"{s.name} ({s.total:.4g})",
-        )
-        bottom_stack = bottom_stack + s.counts
+    signal = next((s for s in ch.samples if s.name == templates.signal_sample), None)
+    # Backgrounds stacked first, the CEvNS signal on top of them.
+    layers = [(s, f"C{i + 1}", 0.5, s.name) for i, s in enumerate(ch.samples) if s is not signal]
     if signal is not None:
+        layers.append((signal, "C0", 0.6, "CEvNS"))
+    bottom_stack = np.zeros(ch.n_bins)
+    for sample, colour, alpha, label in layers:
         top.stairs(
-            bottom_stack + signal.counts,
+            bottom_stack + sample.counts,
             edges,
             baseline=bottom_stack,
             fill=True,
-            alpha=0.6,
-            color="C0",
-            label=f"CEvNS ({signal.total:.4g})",
+            alpha=alpha,
+            color=colour,
+            label=f"{label} ({sample.total:.4g})",
         )
+        bottom_stack = bottom_stack + sample.counts
+    if signal is not None:
         # Ratios only where the signal matters: in bins with a negligible nominal signal a
         # variation can be many orders of magnitude above it and would hide everything else.
         shown = signal.counts > 1e-3 * max(signal.counts.max(), 0.0)
