@@ -80,7 +80,9 @@ def summarize(
     templates = build_templates(model, exposure_kg_yr=reference_exposure_kg_yr)
     per_kg_yr = templates.signal_total / reference_exposure_kg_yr
     main = [ch for ch in templates.channels if ch.name == model.channel] or list(templates.channels)
-    background = sum(s.total for ch in main for s in ch.samples if s.name != templates.signal_sample)
+    background = sum(
+        s.total for ch in main for s in ch.samples if s.name != templates.signal_sample
+    )
     if templates.signal_total > 0:
         z_ref = expected_significance(templates).Z_expected
         three, five = (exposure_needed(templates, sigma=s) for s in (3.0, 5.0))
@@ -146,7 +148,11 @@ def _quenching_band(model: DetectorModel) -> list[tuple[str, float | None]]:
     if rel <= 0:
         return [("nominal", None)]
     centre = float(model.quenching.value) if is_constant_quenching(model) else 1.0
-    return [("nominal", None), ("Q -1 sigma", centre * (1 - rel)), ("Q +1 sigma", centre * (1 + rel))]
+    return [
+        ("nominal", None),
+        ("Q -1 sigma", centre * (1 - rel)),
+        ("Q +1 sigma", centre * (1 + rel)),
+    ]
 
 
 def threshold_curves(
@@ -165,11 +171,20 @@ def threshold_curves(
         var_axes = axes + ([Axis("quenching", (q_value,))] if q_value is not None else [])
         scan = run_scan(model.path, var_axes, sigmas=(5.0,), workers=workers, progress=progress)
         exposures = np.array(
-            [np.nan if p.get("exposure_kg_yr_5sigma") is None else p["exposure_kg_yr_5sigma"] for p in scan.points]
+            [
+                np.nan if p.get("exposure_kg_yr_5sigma") is None else p["exposure_kg_yr_5sigma"]
+                for p in scan.points
+            ]
         )
         curves.append(
-            ThresholdCurve(model.name, label, q_value, np.asarray(thresholds_keVnr, float),
-                           exposures, _cost_per_kg(model))
+            ThresholdCurve(
+                model.name,
+                label,
+                q_value,
+                np.asarray(thresholds_keVnr, float),
+                exposures,
+                _cost_per_kg(model),
+            )
         )
     return curves
 
@@ -216,25 +231,44 @@ def threshold_crossover(
     ref_exposure = reference.exposure_kg_yr_5sigma
     for curve in curves:
         if ref_exposure is None:
-            out.append(Crossover(curve.name, reference.name, curve.label, None, None, None,
-                                 f"{reference.name} never reaches 5 sigma: {reference.reason_5sigma}"))
+            out.append(
+                Crossover(
+                    curve.name,
+                    reference.name,
+                    curve.label,
+                    None,
+                    None,
+                    None,
+                    f"{reference.name} never reaches 5 sigma: {reference.reason_5sigma}",
+                )
+            )
             continue
         per_kg = _crossing(curve.threshold_keVnr, curve.exposure_kg_yr_5sigma, ref_exposure)
         dollars = curve.exposure_kg_yr_5sigma * curve.cost_usd_per_kg
-        per_dollar = _crossing(curve.threshold_keVnr, dollars, ref_exposure * reference.cost_usd_per_kg)
+        per_dollar = _crossing(
+            curve.threshold_keVnr, dollars, ref_exposure * reference.cost_usd_per_kg
+        )
         note = None
         if per_kg is None:
             note = "challenger needs more exposure than the reference at every scanned threshold"
         elif per_kg == curve.threshold_keVnr[-1]:
             note = "challenger wins up to the largest scanned threshold"
-        out.append(Crossover(curve.name, reference.name, curve.label, ref_exposure, per_kg, per_dollar, note))
+        out.append(
+            Crossover(
+                curve.name, reference.name, curve.label, ref_exposure, per_kg, per_dollar, note
+            )
+        )
     return out
 
 
 def z_vs_exposure(model: DetectorModel, exposures_kg_yr: np.ndarray) -> np.ndarray:
     """Median expected Z at each exposure (kg·yr); templates built once and rescaled."""
     templates = build_templates(model)
-    return np.array([
-        expected_significance(templates.scaled_to(float(e))).Z_expected if templates.signal_total > 0 else 0.0
-        for e in exposures_kg_yr
-    ])
+    return np.array(
+        [
+            expected_significance(templates.scaled_to(float(e))).Z_expected
+            if templates.signal_total > 0
+            else 0.0
+            for e in exposures_kg_yr
+        ]
+    )

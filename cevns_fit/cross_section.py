@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cevns_fit.constants import GEV_MINUS2_TO_CM2, G_FERMI_GeV_minus2, HBARC_GeV_fm, SIN2_THETA_W
+from cevns_fit.constants import GEV_MINUS2_TO_CM2, SIN2_THETA_W, G_FERMI_GeV_minus2, HBARC_GeV_fm
 from cevns_fit.errors import InputError
 from cevns_fit.form_factors import get_form_factor
 from cevns_fit.targets import Target
@@ -53,7 +53,9 @@ def _as_1d(values: np.ndarray | float, name: str, *, allow_zero: bool) -> np.nda
     bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
     if np.any(bad):
         allowed = ">= 0" if allow_zero else "> 0"
-        raise InputError(f"{name}: {float(arr[bad][0]):g} is not allowed, values must be finite and {allowed}")
+        raise InputError(
+            f"{name}: {float(arr[bad][0]):g} is not allowed, values must be finite and {allowed}"
+        )
     return arr
 
 
@@ -130,7 +132,9 @@ def dsigma_dER_isotopes(
     er = _as_1d(energy_keVnr, "recoil energy (keVnr)", allow_zero=True)
     enu = _as_1d(enu_MeV, "neutrino energy (MeV)", allow_zero=False)
     mass, qw, A = _isotope_axes(target, sin2_theta_w, 2)
-    return _dsigma_core(er[None, None, :], enu[None, :, None], mass, qw, A, get_form_factor(form_factor))
+    return _dsigma_core(
+        er[None, None, :], enu[None, :, None], mass, qw, A, get_form_factor(form_factor)
+    )
 
 
 def dsigma_dER(
@@ -179,7 +183,9 @@ def sigma_eff(
     width = np.clip(e_max - lo, 0.0, None)  # (iso, enu, thr, 1)
     nodes, weights = np.polynomial.legendre.leggauss(N_QUADRATURE)
     er = lo + width * (nodes + 1.0) / 2.0  # (iso, enu, thr, k)
-    integrand = _dsigma_core(er, enu[None, :, None, None], mass, qw, A, get_form_factor(form_factor))
+    integrand = _dsigma_core(
+        er, enu[None, :, None, None], mass, qw, A, get_form_factor(form_factor)
+    )
     if efficiency is not None:
         integrand = integrand * efficiency(er)
     per_isotope = np.sum(integrand * weights, axis=-1) * width[..., 0] / 2.0

@@ -78,7 +78,9 @@ def parse_vary(text: str) -> Axis:
         else:
             values = np.array([float(v) for v in spec.split(",")])
     except ValueError:
-        raise InputError(f"--vary {text!r}: expected START:STOP:N or a comma-separated list") from None
+        raise InputError(
+            f"--vary {text!r}: expected START:STOP:N or a comma-separated list"
+        ) from None
     if len(values) == 0 or not np.all(np.isfinite(values)):
         raise InputError(f"--vary {text!r}: needs at least one finite value")
     if np.any(values <= 0):
@@ -150,7 +152,11 @@ def evaluate_point(
         return _with_exposures(result, needed, sigmas)
     significance = expected_significance(templates)
     result.update(
-        {k: v for k, v in significance.to_dict().items() if k in ("Z_expected", "p0_expected", "method")}
+        {
+            k: v
+            for k, v in significance.to_dict().items()
+            if k in ("Z_expected", "p0_expected", "method")
+        }
     )
     needed = {}
     for s in sigmas:
@@ -249,7 +255,9 @@ def _iter_dask(
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - dask is a declared dependency
-        raise InputError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
+        raise InputError(
+            "--executor dask needs dask.distributed: pip install 'dask[distributed]'"
+        ) from None
     if scheduler:
         client, cluster = Client(scheduler), None
     else:
@@ -300,7 +308,14 @@ def run_scan(
     from tqdm import tqdm
 
     results: dict[str, dict] = {k: finished[k] for k in keys if k in finished}
-    bar = tqdm(total=len(points), initial=resumed, desc="scan", unit="pt", file=sys.stderr, disable=not progress)
+    bar = tqdm(
+        total=len(points),
+        initial=resumed,
+        desc="scan",
+        unit="pt",
+        file=sys.stderr,
+        disable=not progress,
+    )
     fh = out_path.open("a") if out_path else None
     try:
         for record in stream:
@@ -316,8 +331,14 @@ def run_scan(
         if fh is not None:
             fh.close()
     ordered = [results[k] for k in keys]
-    notes = [f"{sum('error' in p for p in ordered)} point(s) failed"] if any("error" in p for p in ordered) else []
-    return ScanResult(str(model_path), axes, ordered, computed=len(todo), resumed=resumed, notes=notes)
+    notes = (
+        [f"{sum('error' in p for p in ordered)} point(s) failed"]
+        if any("error" in p for p in ordered)
+        else []
+    )
+    return ScanResult(
+        str(model_path), axes, ordered, computed=len(todo), resumed=resumed, notes=notes
+    )
 
 
 def _json_default(obj):

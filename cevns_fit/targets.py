@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import periodictable
 
-from cevns_fit.constants import AMU_GeV, AVOGADRO, ELECTRON_MASS_GeV
+from cevns_fit.constants import AVOGADRO, AMU_GeV, ELECTRON_MASS_GeV
 from cevns_fit.errors import InputError
 
 __all__ = ["Target", "make_target", "parse_composition"]
@@ -118,7 +118,8 @@ def _parse_formula(formula: str) -> dict[str, float]:
 
 
 def parse_composition(text: str) -> dict[str, dict[int, float]]:
-    """Parse ``"Ge:76=0.88,74=0.12;Pb:208=1"`` into ``{"Ge": {76: 0.88, 74: 0.12}, "Pb": {208: 1}}``."""
+    """Parse ``"Ge:76=0.88,74=0.12;Pb:208=1"`` into element -> {mass number: fraction}:
+    ``{"Ge": {76: 0.88, 74: 0.12}, "Pb": {208: 1.0}}``."""
     out: dict[str, dict[int, float]] = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         symbol, sep, rest = part.partition(":")
@@ -130,7 +131,9 @@ def parse_composition(text: str) -> dict[str, dict[int, float]]:
             try:
                 fractions[int(a_text)] = float(f_text)
             except ValueError:
-                raise InputError(f"composition {part!r}: bad entry {item!r}, expected A=FRACTION") from None
+                raise InputError(
+                    f"composition {part!r}: bad entry {item!r}, expected A=FRACTION"
+                ) from None
             if not eq:
                 raise InputError(f"composition {part!r}: bad entry {item!r}, expected A=FRACTION")
         out[symbol.strip()] = fractions
@@ -192,7 +195,9 @@ def make_target(
     molar_mass = 0.0
     for symbol, n_atoms in atoms.items():
         element = _element(symbol, formula)
-        for a, fraction in sorted(_isotopic_fractions(element, composition.get(symbol), formula).items()):
+        for a, fraction in sorted(
+            _isotopic_fractions(element, composition.get(symbol), formula).items()
+        ):
             atomic_mass_u = element[a].mass
             labels.append(f"{symbol}{a}")
             Z.append(element.number)

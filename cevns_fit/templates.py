@@ -183,12 +183,14 @@ class SignalTemplate:
     exposure_kg_yr: float
 
     def to_dict(self) -> dict:
-        return {"component": self.component, "timing": self.timing, "bin_edges": self.bin_edges,
-                "nominal": self.nominal,
-                "variations": {
-                    k: {"down": lo, "up": hi} for k, (lo, hi) in self.variations.items()
-                },
-                "exposure_kg_yr": self.exposure_kg_yr}
+        return {
+            "component": self.component,
+            "timing": self.timing,
+            "bin_edges": self.bin_edges,
+            "nominal": self.nominal,
+            "variations": {k: {"down": lo, "up": hi} for k, (lo, hi) in self.variations.items()},
+            "exposure_kg_yr": self.exposure_kg_yr,
+        }
 
 
 def true_recoil_edges_keVnr(model: DetectorModel) -> np.ndarray:
@@ -230,8 +232,9 @@ def _fine_edges(
 
 def _rebin(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Sum fine bins (last axis) into the analysis bins whose edges sit at ``index``."""
-    cumulative = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)],
-                                axis=-1)
+    cumulative = np.concatenate(
+        [np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1
+    )
     return np.diff(cumulative[..., index], axis=-1)
 
 
@@ -264,8 +267,9 @@ def _smearing_matrix(true_edges, obs_edges, quenching, resolution, gain) -> np.n
         mean_pe = gain * electron_equivalent_keVee(quenching, e_sub)
         # P(N < edge) = P(N <= ceil(edge) − 1): bins are [a, b) in PE.
         k = np.ceil(obs_edges - 1e-9) - 1.0
-        cdf = np.where(k[None, None, :] >= 0,
-                       pdtr(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]), 0.0)
+        cdf = np.where(
+            k[None, None, :] >= 0, pdtr(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]), 0.0
+        )
         # Differences of nearly equal CDFs can round to −1e-16: probabilities are >= 0.
         return np.clip(np.diff(cdf, axis=-1).mean(axis=1), 0.0, None)
     u = gain * electron_equivalent_keVee(quenching, true_edges)
@@ -305,16 +309,22 @@ def _variation_settings(model: DetectorModel) -> dict[str, tuple[dict, dict]]:
     """The (down, up) keyword sets of response_matrix for each parameter with a 1σ."""
     out: dict[str, tuple[dict, dict]] = {}
     if model.quenching.has_uncertainty:
-        out["quenching"] = ({"quenching": model.quenching.varied(-1.0)},
-                            {"quenching": model.quenching.varied(+1.0)})
+        out["quenching"] = (
+            {"quenching": model.quenching.varied(-1.0)},
+            {"quenching": model.quenching.varied(+1.0)},
+        )
     lo, hi = model.threshold_sigma
     if lo > 0 or hi > 0:
-        out["threshold"] = ({"efficiency": model.efficiency.shifted(-lo)},
-                            {"efficiency": model.efficiency.shifted(+hi)})
+        out["threshold"] = (
+            {"efficiency": model.efficiency.shifted(-lo)},
+            {"efficiency": model.efficiency.shifted(+hi)},
+        )
     if model.resolution.has_uncertainty:
         rel = model.resolution.relative_sigma
-        out["resolution"] = ({"resolution": model.resolution.scaled(1.0 - rel)},
-                             {"resolution": model.resolution.scaled(1.0 + rel)})
+        out["resolution"] = (
+            {"resolution": model.resolution.scaled(1.0 - rel)},
+            {"resolution": model.resolution.scaled(1.0 + rel)},
+        )
     return out
 
 
@@ -324,8 +334,10 @@ def response_variations(
     """The nominal response matrix and the (down, up) matrices of every varied parameter."""
     nominal = response_matrix(true_edges_keVnr, model, bin_edges=bin_edges)
     variations = {
-        name: (response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **down),
-               response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **up))
+        name: (
+            response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **down),
+            response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **up),
+        )
         for name, (down, up) in _variation_settings(model).items()
     }
     return nominal, variations
@@ -360,8 +372,9 @@ def signal_templates_by_component(
             timing=timing[name],
             bin_edges=edges,
             nominal=kg_days * (r @ nominal_m),
-            variations={k: (kg_days * (r @ lo), kg_days * (r @ hi))
-                        for k, (lo, hi) in variation_m.items()},
+            variations={
+                k: (kg_days * (r @ lo), kg_days * (r @ hi)) for k, (lo, hi) in variation_m.items()
+            },
             exposure_kg_yr=exposure,
         )
     return out
@@ -399,8 +412,10 @@ def background_templates(
             continue
         variations = {}
         if thr is not None:
-            variations["threshold"] = (binned(bkg, efficiencies["down"]),
-                                       binned(bkg, efficiencies["up"]))
+            variations["threshold"] = (
+                binned(bkg, efficiencies["down"]),
+                binned(bkg, efficiencies["up"]),
+            )
         out[bkg.name] = (binned(bkg, efficiencies["nominal"]), variations)
     return out
 
@@ -432,35 +447,43 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
     signal = np.sum([components[n].nominal for n in names], axis=0)
     var_names = list(components[names[0]].variations)
     signal_sys = {
-        k: (np.sum([components[n].variations[k][0] for n in names], axis=0),
-            np.sum([components[n].variations[k][1] for n in names], axis=0))
+        k: (
+            np.sum([components[n].variations[k][0] for n in names], axis=0),
+            np.sum([components[n].variations[k][1] for n in names], axis=0),
+        )
         for k in var_names
     }
     backgrounds = background_templates(model, exposure_kg_yr=exposure)
 
     total = signal + sum((b[0] for b in backgrounds.values()), np.zeros_like(signal))
     keep = _trim_slice(total)
-    notes = [f"model {model.name}: {model.target.name}, {model.mass_kg:g} kg, "
-             f"{exposure:.6g} kg·yr, threshold {model.threshold:g} {model.observable} "
-             f"(≈ {model.threshold_keVnr:.3g} keVnr)"]
+    notes = [
+        f"model {model.name}: {model.target.name}, {model.mass_kg:g} kg, "
+        f"{exposure:.6g} kg·yr, threshold {model.threshold:g} {model.observable} "
+        f"(≈ {model.threshold_keVnr:.3g} keVnr)"
+    ]
     if not np.any(total > 0):
         notes.append("no events expected in the analysis range (threshold above every recoil?)")
     elif keep != slice(0, len(total)):
-        notes.append(f"dropped empty bins outside {model.bin_edges[keep.start]:g}–"
-                     f"{model.bin_edges[keep.stop]:g} {model.observable}")
-    edges = model.bin_edges[keep.start:keep.stop + 1]
+        notes.append(
+            f"dropped empty bins outside {model.bin_edges[keep.start]:g}–"
+            f"{model.bin_edges[keep.stop]:g} {model.observable}"
+        )
+    edges = model.bin_edges[keep.start : keep.stop + 1]
 
     def cut(a: np.ndarray) -> np.ndarray:
         return np.asarray(a[keep], dtype=float)
 
     flux_unc = model.source.flux_uncertainty
-    samples = [Sample(
-        name="cevns",
-        counts=cut(signal),
-        norm_factor=SIGNAL_POI,
-        norm_sys={"flux": flux_unc} if flux_unc > 0 else {},
-        shape_sys={k: (cut(lo), cut(hi)) for k, (lo, hi) in signal_sys.items()},
-    )]
+    samples = [
+        Sample(
+            name="cevns",
+            counts=cut(signal),
+            norm_factor=SIGNAL_POI,
+            norm_sys={"flux": flux_unc} if flux_unc > 0 else {},
+            shape_sys={k: (cut(lo), cut(hi)) for k, (lo, hi) in signal_sys.items()},
+        )
+    ]
     control: dict[str, list[Sample]] = {}
     for bkg in model.backgrounds:
         nominal, variations = backgrounds[bkg.name]
@@ -470,20 +493,32 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
             counts=cut(nominal),
             norm_factor=norm_name if bkg.constrained_by else None,
             norm_sys={norm_name: bkg.norm_uncertainty}
-            if bkg.norm_uncertainty > 0 and not bkg.constrained_by else {},
+            if bkg.norm_uncertainty > 0 and not bkg.constrained_by
+            else {},
             shape_sys={k: (cut(lo), cut(hi)) for k, (lo, hi) in variations.items()},
         )
         samples.append(sample)
         if bkg.constrained_by:
             if bkg.constrained_by == model.channel:
-                raise InputError(f"{model.path}: background {bkg.name!r} constrained_by "
-                                 f"{bkg.constrained_by!r}: a control channel needs its own name")
+                raise InputError(
+                    f"{model.path}: background {bkg.name!r} constrained_by "
+                    f"{bkg.constrained_by!r}: a control channel needs its own name"
+                )
             control.setdefault(bkg.constrained_by, []).append(sample.scaled(bkg.control_ratio))
-    channels = [Channel(name=model.channel, bin_edges=edges, observable=model.observable,
-                        samples=tuple(samples))]
+    channels = [
+        Channel(
+            name=model.channel, bin_edges=edges, observable=model.observable, samples=tuple(samples)
+        )
+    ]
     for name, ctrl_samples in control.items():
-        channels.append(Channel(name=name, bin_edges=edges, observable=model.observable,
-                                samples=tuple(ctrl_samples)))
-        notes.append(f"control channel {name!r} constrains "
-                     + ", ".join(s.name for s in ctrl_samples) + " (free normalisation)")
+        channels.append(
+            Channel(
+                name=name, bin_edges=edges, observable=model.observable, samples=tuple(ctrl_samples)
+            )
+        )
+        notes.append(
+            f"control channel {name!r} constrains "
+            + ", ".join(s.name for s in ctrl_samples)
+            + " (free normalisation)"
+        )
     return AnalysisTemplates(channels=tuple(channels), exposure_kg_yr=exposure, notes=tuple(notes))

@@ -9,8 +9,14 @@ from tests.conftest import assert_clean_input_error
 
 def test_xsec_json_has_the_contract_keys(cli_json):
     out = cli_json("xsec", "--target", "CsPbI3", "--enu", "30", "--threshold", "5")
-    for key in ("target", "enu_MeV", "threshold_keVnr", "sigma_eff_cm2_per_nucleus",
-                "sigma_eff_cm2_per_kg", "recoil_max_keVnr"):
+    for key in (
+        "target",
+        "enu_MeV",
+        "threshold_keVnr",
+        "sigma_eff_cm2_per_nucleus",
+        "sigma_eff_cm2_per_kg",
+        "recoil_max_keVnr",
+    ):
         assert key in out
     assert out["sigma_eff_cm2_per_kg"] == pytest.approx(
         out["sigma_eff_cm2_per_nucleus"] * out["nuclei_per_kg"], rel=1e-9
@@ -27,8 +33,21 @@ def test_threshold_above_every_recoil_is_a_result_with_a_note(cli_json):
 
 def test_ratio_map_json_is_enu_by_threshold_and_writes_figures(cli_json, tmp_path):
     fig4, fig3 = tmp_path / "map.png", tmp_path / "fig3.png"
-    out = cli_json("ratio-map", "--target", "CsPbI3", "--reference", "Ge", "--enu", "10:50:5",
-                   "--thresholds", "0:20:3", "--out", str(fig4), "--fig3", str(fig3))
+    out = cli_json(
+        "ratio-map",
+        "--target",
+        "CsPbI3",
+        "--reference",
+        "Ge",
+        "--enu",
+        "10:50:5",
+        "--thresholds",
+        "0:20:3",
+        "--out",
+        str(fig4),
+        "--fig3",
+        str(fig3),
+    )
     assert len(out["ratio"]) == 5 and len(out["ratio"][0]) == 3
     assert out["enu_MeV"] == [10, 20, 30, 40, 50]
     # zero threshold: the per-nucleus ratio is ≈ the Q_W² ratio (PHYSICS.md §4: 4.2–4.7)

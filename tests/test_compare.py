@@ -11,8 +11,15 @@ from tests.conftest import MODELS, assert_clean_input_error
 
 CSPBI3 = MODELS / "detectors" / "cspbi3_array.toml"
 GE = MODELS / "detectors" / "ge_array.toml"
-CONTRACT_KEYS = {"name", "signal_events_per_kg_yr", "Z_at_reference_exposure", "exposure_kg_yr_3sigma",
-                 "exposure_kg_yr_5sigma", "channels", "cost_usd"}
+CONTRACT_KEYS = {
+    "name",
+    "signal_events_per_kg_yr",
+    "Z_at_reference_exposure",
+    "exposure_kg_yr_3sigma",
+    "exposure_kg_yr_5sigma",
+    "channels",
+    "cost_usd",
+}
 
 
 def test_compare_json_has_the_contract_keys_for_every_detector(cli_json):
@@ -42,7 +49,9 @@ def test_cost_is_material_per_kg_plus_electronics_per_channel():
     s = summarize(load_detector_model(CSPBI3))
     assert s.channels == 10_000
     assert s.cost_usd == pytest.approx(75.0 * 10.0 + 20.0 * 10_000)
-    assert s.cost_usd_for_5sigma_in_1yr == pytest.approx(s.exposure_kg_yr_5sigma * s.cost_usd / 10.0)
+    assert s.cost_usd_for_5sigma_in_1yr == pytest.approx(
+        s.exposure_kg_yr_5sigma * s.cost_usd / 10.0
+    )
 
 
 def test_three_sigma_needs_less_exposure_than_five_and_z_is_positive():
@@ -58,22 +67,38 @@ def test_crossing_interpolates_log_linearly_between_grid_points():
     assert _crossing(thr, exposure, 0.5) is None  # never wins
     assert _crossing(thr, exposure, 1e9) == 4.0  # wins over the whole grid
     # log-linear: 1 + ln(1.5)/ln(2); unreachable (NaN) points beyond do not matter
-    assert _crossing(thr, np.array([1.0, 2.0, np.nan, np.nan]), 1.5) == pytest.approx(1 + np.log(1.5) / np.log(2))
+    assert _crossing(thr, np.array([1.0, 2.0, np.nan, np.nan]), 1.5) == pytest.approx(
+        1 + np.log(1.5) / np.log(2)
+    )
 
 
 def test_crossover_per_dollar_uses_the_cost_per_kg_of_each_detector():
     thr = np.array([5.0, 10.0, 15.0, 20.0])
-    cheap = ThresholdCurve("a", "nominal", None, thr, np.array([1.0, 2.0, 4.0, 8.0]), cost_usd_per_kg=1.0)
+    cheap = ThresholdCurve(
+        "a", "nominal", None, thr, np.array([1.0, 2.0, 4.0, 8.0]), cost_usd_per_kg=1.0
+    )
     reference = summarize(load_detector_model(GE))
     (cross,) = threshold_crossover([cheap], reference)
     assert isinstance(cross, Crossover)
     per_dollar_target = reference.exposure_kg_yr_5sigma * reference.cost_usd_per_kg
-    assert cross.per_dollar_threshold_keVnr == pytest.approx(_crossing(thr, cheap.exposure_kg_yr_5sigma, per_dollar_target))
+    assert cross.per_dollar_threshold_keVnr == pytest.approx(
+        _crossing(thr, cheap.exposure_kg_yr_5sigma, per_dollar_target)
+    )
 
 
 def test_compare_command_writes_table_json_and_plots(cli_json, tmp_path):
-    out = cli_json("compare", str(CSPBI3), str(GE), "--thresholds", "8:20:3", "--workers", "1",
-                   "--no-progress", "--out", str(tmp_path))
+    out = cli_json(
+        "compare",
+        str(CSPBI3),
+        str(GE),
+        "--thresholds",
+        "8:20:3",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    )
     labels = {c["quenching_label"] for c in out["crossover"]}
     assert labels == {"nominal", "Q -1 sigma", "Q +1 sigma"}
     for name in ("compare.json", "compare.txt", "exposure_vs_threshold.png", "z_vs_exposure.png"):

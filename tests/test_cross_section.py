@@ -38,7 +38,9 @@ def test_heavy_nucleus_limit_is_gf2_qw2_enu2_over_4pi():
     qw = weak_charge(55, 78, 0.2312)
     assert qw == pytest.approx(73.86, abs=0.005)
     limit = gf**2 * qw**2 * 0.030**2 / (4 * np.pi) * conv
-    assert sigma_total_unity_cm2(30.0, 55, 78, CS.mass_GeV[0], 0.2312) == pytest.approx(limit, rel=1e-3)
+    assert sigma_total_unity_cm2(30.0, 55, 78, CS.mass_GeV[0], 0.2312) == pytest.approx(
+        limit, rel=1e-3
+    )
 
 
 def test_recoil_max_follows_two_body_kinematics():
@@ -110,8 +112,14 @@ def test_form_factor_is_evaluated_per_isotope():
 def test_sigma_eff_quadrature_agrees_with_adaptive_integration():
     enu, thr = 35.0, 4.0
     slow = sum(
-        frac * quad(lambda e, i=i: dsigma_dER_isotopes(e, enu, GE)[i, 0, 0], thr,
-                    recoil_max_keVnr(enu, GE.mass_GeV[i]), epsabs=0, epsrel=1e-10)[0]
+        frac
+        * quad(
+            lambda e, i=i: dsigma_dER_isotopes(e, enu, GE)[i, 0, 0],
+            thr,
+            recoil_max_keVnr(enu, GE.mass_GeV[i]),
+            epsabs=0,
+            epsrel=1e-10,
+        )[0]
         for i, frac in enumerate(GE.nuclear_fraction)
     )
     assert sigma_eff(enu, thr, GE)[0, 0] == pytest.approx(slow, rel=1e-6)
@@ -137,7 +145,10 @@ def test_efficiency_function_multiplies_the_integrand():
 
 
 def test_dsigma_per_kg_shape_is_enu_by_energy():
-    assert dsigma_dER(np.linspace(1, 20, 7), np.linspace(10, 50, 3), CSPBI3, per="kg").shape == (3, 7)
+    assert dsigma_dER(np.linspace(1, 20, 7), np.linspace(10, 50, 3), CSPBI3, per="kg").shape == (
+        3,
+        7,
+    )
 
 
 @pytest.mark.parametrize("enu, er", [(0.0, 1.0), (-5.0, 1.0), (30.0, -1.0), (np.nan, 1.0)])

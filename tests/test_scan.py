@@ -37,7 +37,9 @@ def test_vary_parses_linear_grids_and_lists():
     assert parse_vary("quenching=0.2,0.3").values == (0.2, 0.3)
 
 
-@pytest.mark.parametrize("text", ["thresh=1:2:3", "threshold", "mass=1:x:3", "mass=-1,2", "exposure=0:1:3"])
+@pytest.mark.parametrize(
+    "text", ["thresh=1:2:3", "threshold", "mass=1:x:3", "mass=-1,2", "exposure=0:1:3"]
+)
 def test_bad_vary_is_an_input_error(text):
     with pytest.raises(InputError, match="--vary"):
         parse_vary(text)
@@ -56,7 +58,9 @@ def test_point_key_is_insensitive_to_order_and_round_off():
 def test_resumed_scan_gives_identical_results_without_recomputing(tmp_path, counted):
     out = tmp_path / "scan.jsonl"
     axes = [Axis("threshold", (10.0, 14.0)), Axis("exposure", (0.5, 2.0))]
-    first = run_scan(CSPBI3, axes[:1] + [Axis("exposure", (0.5,))], out=out, workers=1, progress=False)
+    first = run_scan(
+        CSPBI3, axes[:1] + [Axis("exposure", (0.5,))], out=out, workers=1, progress=False
+    )
     assert first.computed == 2 and len(counted) == 2
     counted.clear()
     full = run_scan(CSPBI3, axes, out=out, workers=1, progress=False)
@@ -87,7 +91,9 @@ def test_scan_point_equals_the_single_run():
     model = load_detector_model(CSPBI3)
     point = scan_module.evaluate_point(str(CSPBI3), {"threshold": 12.0, "exposure": 3.0})
     templates = build_templates(model.with_overrides(threshold_keVnr=12.0), exposure_kg_yr=3.0)
-    assert point["Z_expected"] == pytest.approx(expected_significance(templates).Z_expected, rel=1e-9)
+    assert point["Z_expected"] == pytest.approx(
+        expected_significance(templates).Z_expected, rel=1e-9
+    )
     assert point["exposure_kg_yr_5sigma"] == pytest.approx(
         exposure_needed(templates, sigma=5.0).exposure_kg_yr, rel=1e-6
     )
@@ -101,7 +107,9 @@ def test_exposure_scan_point_matches_the_significance_command(cli_json):
 
 
 def test_significance_falls_as_the_threshold_rises():
-    result = run_scan(CSPBI3, [Axis("threshold", (6.0, 10.0, 14.0, 18.0, 22.0, 26.0))], workers=1, progress=False)
+    result = run_scan(
+        CSPBI3, [Axis("threshold", (6.0, 10.0, 14.0, 18.0, 22.0, 26.0))], workers=1, progress=False
+    )
     z = np.array([p["Z_expected"] for p in result.points])
     assert np.all(np.diff(z) < 0)
     five = np.array([p["exposure_kg_yr_5sigma"] for p in result.points])
@@ -137,8 +145,17 @@ def test_local_processes_and_dask_executors_agree(tmp_path):
 
 def test_scan_command_streams_json_lines_and_prints_points(tmp_path, cli_json):
     out = tmp_path / "s.jsonl"
-    result = cli_json("scan", str(CSPBI3), "--vary", "threshold=10:14:2", "--workers", "1",
-                      "--out", str(out), "--no-progress")
+    result = cli_json(
+        "scan",
+        str(CSPBI3),
+        "--vary",
+        "threshold=10:14:2",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert [p["threshold"] for p in result["points"]] == [10.0, 14.0]
     assert {"Z_expected", "p0_expected", "exposure_kg_yr", "sigma"} <= set(result["points"][0])
     assert len(out.read_text().splitlines()) == 2
@@ -147,7 +164,10 @@ def test_scan_command_streams_json_lines_and_prints_points(tmp_path, cli_json):
 
 @pytest.mark.parametrize(
     "args, needle",
-    [(("--vary", "bogus=1:2:2"), "--vary"), (("--vary", "threshold=1:2:2", "--executor", "mpi"), "executor")],
+    [
+        (("--vary", "bogus=1:2:2"), "--vary"),
+        (("--vary", "threshold=1:2:2", "--executor", "mpi"), "executor"),
+    ],
 )
 def test_scan_bad_input_exits_2(run_cli, args, needle):
     code, out, err = run_cli("scan", str(CSPBI3), *args)
@@ -155,4 +175,6 @@ def test_scan_bad_input_exits_2(run_cli, args, needle):
 
 
 def test_scan_of_a_missing_model_is_a_clean_error(run_cli, tmp_path):
-    assert_clean_input_error(*run_cli("scan", str(tmp_path / "nope.toml"), "--vary", "threshold=1,2"), "nope.toml")
+    assert_clean_input_error(
+        *run_cli("scan", str(tmp_path / "nope.toml"), "--vary", "threshold=1,2"), "nope.toml"
+    )

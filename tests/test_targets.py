@@ -7,7 +7,20 @@ from cevns_fit.constants import AVOGADRO
 from cevns_fit.errors import InputError
 from cevns_fit.targets import make_target, parse_composition
 
-FORMULAS = ["CsPbI3", "CsPbBr3", "CH3NH3PbI3", "Ge", "CsI", "NaI", "Ar", "Xe", "Si", "PbWO4", "CaWO4", "Al2O3"]
+FORMULAS = [
+    "CsPbI3",
+    "CsPbBr3",
+    "CH3NH3PbI3",
+    "Ge",
+    "CsI",
+    "NaI",
+    "Ar",
+    "Xe",
+    "Si",
+    "PbWO4",
+    "CaWO4",
+    "Al2O3",
+]
 
 
 @pytest.mark.parametrize("formula", FORMULAS)
@@ -42,7 +55,9 @@ def test_germanium_natural_abundances_from_nist():
 def test_nuclear_mass_is_atomic_mass_minus_electrons():
     cs = make_target("Cs")
     # 132.905451959 u × 0.93149410242 GeV/u − 55 m_e
-    assert cs.mass_GeV[0] == pytest.approx(132.905451959 * 0.93149410242 - 55 * 0.51099895e-3, rel=1e-12)
+    assert cs.mass_GeV[0] == pytest.approx(
+        132.905451959 * 0.93149410242 - 55 * 0.51099895e-3, rel=1e-12
+    )
     assert cs.N[0] == 78
 
 
@@ -53,13 +68,24 @@ def test_enriched_germanium_composition_replaces_natural_abundances():
 
 
 def test_composition_string_parses():
-    assert parse_composition("Ge:76=0.88,74=0.12;Pb:208=1") == {"Ge": {76: 0.88, 74: 0.12}, "Pb": {208: 1.0}}
+    assert parse_composition("Ge:76=0.88,74=0.12;Pb:208=1") == {
+        "Ge": {76: 0.88, 74: 0.12},
+        "Pb": {208: 1.0},
+    }
 
 
 @pytest.mark.parametrize(
     "formula, composition",
-    [("Xx2", None), ("cspbi3", None), ("", None), ("H2O@1", None), ("Ge", {"Ge": {76: 0.5}}),
-     ("Ge", {"Ge": {99: 1.0}}), ("Ge", {"Pb": {208: 1.0}}), ("Ge", {"Ge": {76: -0.1, 74: 1.1}})],
+    [
+        ("Xx2", None),
+        ("cspbi3", None),
+        ("", None),
+        ("H2O@1", None),
+        ("Ge", {"Ge": {76: 0.5}}),
+        ("Ge", {"Ge": {99: 1.0}}),
+        ("Ge", {"Pb": {208: 1.0}}),
+        ("Ge", {"Ge": {76: -0.1, 74: 1.1}}),
+    ],
 )
 def test_bad_formulas_and_compositions_raise_input_error(formula, composition):
     with pytest.raises(InputError):

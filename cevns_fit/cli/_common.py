@@ -60,10 +60,14 @@ def save_figure(fig: Any, out: str | Path, *, dpi: int = 150) -> str:
 
     A path that cannot be written (missing folder, unknown suffix) is a user mistake: one
     :class:`InputError` line naming ``--out``, not a traceback."""
+    import matplotlib.pyplot as plt
+
     try:
         fig.savefig(Path(out), dpi=dpi)
     except (OSError, ValueError) as exc:
         raise InputError(f"--out {out}: cannot write the figure ({exc})") from None
+    finally:
+        plt.close(fig)  # pyplot keeps every figure alive until closed
     return str(out)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag, to_jsonable
+from cevns_fit.cli._common import add_json_flag, save_figure, to_jsonable
 from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
 from cevns_fit.detector import load_detector_model
 from cevns_fit.errors import InputError
@@ -49,14 +49,18 @@ def format_table(result: dict) -> str:
     lines.append("* costs are assumptions of the model files:")
     for d in detectors:
         c = d["cost_assumptions"]
-        lines.append(f"  {d['name']}: {c['material_usd_per_kg']:,.0f} USD/kg material, "
-                     f"{c['usd_per_channel']:,.0f} USD/channel ({c['note']})")
+        lines.append(
+            f"  {d['name']}: {c['material_usd_per_kg']:,.0f} USD/kg material, "
+            f"{c['usd_per_channel']:,.0f} USD/channel ({c['note']})"
+        )
     for cross in result.get("crossover", []):
         kg, usd = cross["per_kg_threshold_keVnr"], cross["per_dollar_threshold_keVnr"]
         fmt = lambda v: "never" if v is None else f"{v:.3g} keVnr"  # noqa: E731
-        lines.append(f"{cross['challenger']} beats {cross['reference']} ({cross['quenching_label']}): "
-                     f"per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
-                     + (f"  [{cross['note']}]" if cross.get("note") else ""))
+        lines.append(
+            f"{cross['challenger']} beats {cross['reference']} ({cross['quenching_label']}): "
+            f"per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
+            + (f"  [{cross['note']}]" if cross.get("note") else "")
+        )
     return "\n".join(lines)
 
 
@@ -64,6 +68,12 @@ def run(args: argparse.Namespace) -> dict:
     if args.reference_exposure <= 0:
         raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
     models = [load_detector_model(path) for path in args.models]
+    out = Path(args.out) if args.out else None
+    if out is not None:  # fail before the long computation, not after it
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot create the output folder ({exc})") from None
     summaries = []
     for model in models:
         print(f"compare: {model.name}: significance and exposures", file=sys.stderr)
@@ -77,22 +87,22 @@ def run(args: argparse.Namespace) -> dict:
         grid = np.array(parse_vary(f"threshold={args.thresholds}").values)
         for model in models:
             print(f"compare: {model.name}: 5 sigma exposure vs threshold", file=sys.stderr)
-            curves += threshold_curves(model, grid, workers=args.workers, progress=not args.no_progress)
+            curves += threshold_curves(
+                model, grid, workers=args.workers, progress=not args.no_progress
+            )
         for ref in summaries[1:]:
             crossovers += threshold_crossover([c for c in curves if c.name == models[0].name], ref)
         result["threshold_curves"] = [c.to_dict() for c in curves]
         result["crossover"] = [c.to_dict() for c in crossovers]
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         from cevns_fit.plots.compare import exposure_vs_threshold_figure, z_vs_exposure_figure
 
         exposures = np.geomspace(1e-2, 1e3, 31)
         z_by_model = {m.name: z_vs_exposure(m, exposures) for m in models}
-        z_vs_exposure_figure(exposures, z_by_model).savefig(out / "z_vs_exposure.png", dpi=150)
+        save_figure(z_vs_exposure_figure(exposures, z_by_model), out / "z_vs_exposure.png")
         if curves:
             fig = exposure_vs_threshold_figure(curves, summaries, crossovers)
-            fig.savefig(out / "exposure_vs_threshold.png", dpi=150)
+            save_figure(fig, out / "exposure_vs_threshold.png")
         (out / "compare.json").write_text(json.dumps(to_jsonable(result), indent=1) + "\n")
         (out / "compare.txt").write_text(format_table(to_jsonable(result)) + "\n")
         result["outputs"] = sorted(str(p) for p in out.iterdir())
@@ -106,11 +116,16 @@ def _text(result: dict) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare detector models per kg, per channel and per dollar")
-    p.add_argument("models", nargs="+", help="detector model TOML files (the first is the challenger)")
+    p.add_argument(
+        "models", nargs="+", help="detector model TOML files (the first is the challenger)"
+    )
     p.add_argument("--out", default=None, help="directory for the table, JSON and plots")
     p.add_argument("--reference-exposure", type=float, default=1.0, help="exposure for Z [kg·yr]")
-    p.add_argument("--thresholds", default="2:40:20",
-                   help="threshold grid START:STOP:N [keVnr] for the crossover scan ('' to skip)")
+    p.add_argument(
+        "--thresholds",
+        default="2:40:20",
+        help="threshold grid START:STOP:N [keVnr] for the crossover scan ('' to skip)",
+    )
     p.add_argument("--workers", type=int, default=None, help="worker processes for the scans")
     p.add_argument("--no-progress", action="store_true")
     add_json_flag(p)

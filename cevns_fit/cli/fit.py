@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.errors import FitFailedError, InputError
 
 __all__ = ["add_parser", "run", "fit_model_to_data", "fit_summary"]
@@ -157,9 +157,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.out:
         from cevns_fit.plots.fit import plot_postfit
 
-        fig = plot_postfit(result, **plot)
-        fig.savefig(args.out, dpi=120)
-        out["figure"] = str(args.out)
+        out["figure"] = save_figure(plot_postfit(result, **plot), args.out, dpi=120)
     return out
 
 

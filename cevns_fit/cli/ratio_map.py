@@ -8,7 +8,7 @@ import argparse
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.cli.xsec import add_target_options, target_from_args
 from cevns_fit.cross_section import sigma_eff
 from cevns_fit.errors import InputError
@@ -31,7 +31,8 @@ def _grid(text: str, name: str, *, positive: bool) -> np.ndarray:
     except ValueError:
         raise InputError(f"--{name} {text!r}: expected START:STOP:N") from None
     if len(grid) < 2 or (positive and grid[0] <= 0) or grid[0] < 0:
-        raise InputError(f"--{name} {text!r}: need N >= 2 and {'positive' if positive else 'non-negative'} values")
+        sign = "positive" if positive else "non-negative"
+        raise InputError(f"--{name} {text!r}: need N >= 2 and {sign} values")
     return grid
 
 
@@ -40,15 +41,21 @@ def run(args: argparse.Namespace) -> dict:
     reference = target_from_args(args.reference, args)
     enu = _grid(args.enu, "enu", positive=True)
     thr = _grid(args.thresholds, "thresholds", positive=False)
-    ratio = ratio_map(enu, thr, target, reference, form_factor=args.form_factor, sin2_theta_w=args.sin2_theta_w)
+    ratio = ratio_map(
+        enu, thr, target, reference, form_factor=args.form_factor, sin2_theta_w=args.sin2_theta_w
+    )
     i, j = np.unravel_index(np.argmax(ratio), ratio.shape)
     if args.out or args.fig3:
         from cevns_fit.plots.xsec import ratio_map_figure, sigma_vs_threshold_figure
 
         if args.out:
-            ratio_map_figure(enu, thr, ratio, target_name=target.name, reference_name=reference.name).savefig(args.out, dpi=150)
+            names = {"target_name": target.name, "reference_name": reference.name}
+            save_figure(ratio_map_figure(enu, thr, ratio, **names), args.out)
         if args.fig3:
-            sigma_vs_threshold_figure(target, reference, form_factor=args.form_factor).savefig(args.fig3, dpi=150)
+            save_figure(
+                sigma_vs_threshold_figure(target, reference, form_factor=args.form_factor),
+                args.fig3,
+            )
     return {
         "target": target.name,
         "reference": reference.name,
@@ -64,7 +71,10 @@ def run(args: argparse.Namespace) -> dict:
 def _text(result: dict) -> None:
     at = result["ratio_max_at"]
     print(f"sigma_eff({result['target']}) / sigma_eff({result['reference']}) per nucleus")
-    print(f"max ratio {result['ratio_max']:.3f} at E_nu = {at['enu_MeV']:.4g} MeV, threshold = {at['threshold_keVnr']:.4g} keVnr")
+    print(
+        f"max ratio {result['ratio_max']:.3f} at E_nu = {at['enu_MeV']:.4g} MeV, "
+        f"threshold = {at['threshold_keVnr']:.4g} keVnr"
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -74,6 +84,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--enu", default="5:55:101", help="neutrino energies START:STOP:N [MeV]")
     p.add_argument("--thresholds", default="0:40:81", help="thresholds START:STOP:N [keVnr]")
     p.add_argument("--out", default=None, help="write the ratio map (seed Fig. 4) as PNG")
-    p.add_argument("--fig3", default=None, help="also write seed Fig. 3 (sigma*eps vs threshold) as PNG")
+    p.add_argument(
+        "--fig3", default=None, help="also write seed Fig. 3 (sigma*eps vs threshold) as PNG"
+    )
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

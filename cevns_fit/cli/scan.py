@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> dict:
 
 def _text(result: dict) -> None:
     names = list(result["vary"])
-    header = names + ["Z_expected"] + [k for k in result["points"][0] if k.startswith("exposure_kg_yr_")]
+    header = (
+        names + ["Z_expected"] + [k for k in result["points"][0] if k.startswith("exposure_kg_yr_")]
+    )
     print("  ".join(f"{h:>22}" for h in header))
     for point in result["points"]:
         row = [point.get(h) for h in header]
@@ -47,12 +49,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=START:STOP:N",
         help=f"parameter grid (repeatable); NAME one of {', '.join(VARY_NAMES)}",
     )
-    p.add_argument("--out", default=None, help="JSON-lines results file; re-running resumes from it")
+    p.add_argument(
+        "--out", default=None, help="JSON-lines results file; re-running resumes from it"
+    )
     p.add_argument("--executor", choices=["local", "dask"], default="local")
-    p.add_argument("--scheduler", default=None, help="dask scheduler address (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--sigma", type=float, action="append", default=None,
-                   help="significance(s) for the exposure needed (default 3 and 5)")
+    p.add_argument(
+        "--scheduler", default=None, help="dask scheduler address (default: a LocalCluster)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+    )
+    p.add_argument(
+        "--sigma",
+        type=float,
+        action="append",
+        default=None,
+        help="significance(s) for the exposure needed (default 3 and 5)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.cli.xsec import add_target_options, target_from_args
 from cevns_fit.constants import DAYS_PER_YEAR
 from cevns_fit.errors import InputError
@@ -111,10 +111,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.out:
         from cevns_fit.plots.spectra import component_spectra_figure
 
-        component_spectra_figure(target, source, form_factor=args.form_factor).savefig(
-            args.out, dpi=150
-        )
-        result["figure"] = args.out
+        figure = component_spectra_figure(target, source, form_factor=args.form_factor)
+        result["figure"] = save_figure(figure, args.out)
     return result
 
 

@@ -26,18 +26,33 @@ def exposure_vs_threshold_figure(curves: list, summaries: list, crossovers: list
         nominal = mine["nominal"]
         colour = colours[name]
         for ax, factor in ((ax_kg, 1.0), (ax_usd, nominal.cost_usd_per_kg)):
-            ax.plot(nominal.threshold_keVnr, nominal.exposure_kg_yr_5sigma * factor, color=colour, label=name)
+            ax.plot(
+                nominal.threshold_keVnr,
+                nominal.exposure_kg_yr_5sigma * factor,
+                color=colour,
+                label=name,
+            )
             if "Q -1 sigma" in mine and "Q +1 sigma" in mine:
                 lo = mine["Q -1 sigma"].exposure_kg_yr_5sigma * factor
                 hi = mine["Q +1 sigma"].exposure_kg_yr_5sigma * factor
-                ax.fill_between(nominal.threshold_keVnr, np.fmin(lo, hi), np.fmax(lo, hi), color=colour,
-                                alpha=0.25, label=f"{name}: quenching ±1σ")
+                ax.fill_between(
+                    nominal.threshold_keVnr,
+                    np.fmin(lo, hi),
+                    np.fmax(lo, hi),
+                    color=colour,
+                    alpha=0.25,
+                    label=f"{name}: quenching ±1σ",
+                )
     for summary in summaries:
         colour = colours.get(summary.name, "k")
         if summary.exposure_kg_yr_5sigma is not None:
             ax_kg.plot(summary.threshold_keVnr, summary.exposure_kg_yr_5sigma, "o", color=colour)
-            ax_usd.plot(summary.threshold_keVnr, summary.exposure_kg_yr_5sigma * summary.cost_usd_per_kg,
-                        "o", color=colour)
+            ax_usd.plot(
+                summary.threshold_keVnr,
+                summary.exposure_kg_yr_5sigma * summary.cost_usd_per_kg,
+                "o",
+                color=colour,
+            )
     for cross in crossovers:
         if cross.quenching_label != "nominal":
             continue

@@ -58,9 +58,16 @@ def ratio_map_figure(
     mesh = ax.pcolormesh(enu_MeV, threshold_keVnr, ratio.T, shading="auto", cmap="magma")
     levels = [lv for lv in (1, 2, 3, 4, 5, 6) if lv <= np.nanmax(ratio)]
     if levels:
-        cs = ax.contour(enu_MeV, threshold_keVnr, ratio.T, levels=levels, colors="cyan", linewidths=0.8)
+        cs = ax.contour(
+            enu_MeV, threshold_keVnr, ratio.T, levels=levels, colors="cyan", linewidths=0.8
+        )
         ax.clabel(cs, fmt="%g", fontsize=8)
-    fig.colorbar(mesh, ax=ax, label=rf"$\sigma_{{\rm eff}}^{{\rm {target_name}}}/\sigma_{{\rm eff}}^{{\rm {reference_name}}}$")
+    fig.colorbar(
+        mesh,
+        ax=ax,
+        label=rf"$\sigma_{{\rm eff}}^{{\rm {target_name}}}"
+        rf"/\sigma_{{\rm eff}}^{{\rm {reference_name}}}$",
+    )
     ax.set_xlabel(r"$E_\nu$ [MeV]")
     ax.set_ylabel(r"recoil threshold [keVnr]")
     ax.set_title("0 = threshold above every recoil of " + target_name, fontsize=9)
