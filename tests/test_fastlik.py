@@ -16,7 +16,9 @@ from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
 from cevns_fit.templates import AnalysisTemplates, Channel, Sample
 
 
-def random_templates(seed: int, n_bins: int = 8, *, control: bool = True) -> AnalysisTemplates:
+def random_templates(
+    seed: int, n_bins: int = 8, *, control: bool = True, stat: bool = True
+) -> AnalysisTemplates:
     """A random model using every modifier the builder emits, with a zero-yield bin.
 
     Signal: mu, flux (normsys), quenching/threshold (histosys), staterror. Background A:
@@ -41,14 +43,14 @@ def random_templates(seed: int, n_bins: int = 8, *, control: bool = True) -> Ana
             norm_factor="mu",
             norm_sys={"flux": rng.uniform(0.05, 0.2)},
             shape_sys={"quenching": (dn, up), "threshold": (t_dn, t_up)},
-            stat_error=sig * rng.uniform(0.01, 0.1, n_bins),
+            stat_error=sig * rng.uniform(0.01, 0.1, n_bins) if stat else None,
         ),
         Sample(
             "steady_state",
             bkg_a,
             norm_factor="steady_state_norm" if control else None,
             norm_sys={} if control else {"steady_state_norm": 0.1},
-            stat_error=bkg_a * rng.uniform(0.01, 0.05, n_bins),
+            stat_error=bkg_a * rng.uniform(0.01, 0.05, n_bins) if stat else None,
         ),
         Sample(
             "neutrons",
@@ -99,9 +101,12 @@ def random_point(fm: FastModel, rng: np.random.Generator) -> np.ndarray:
     return pars
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_logpdf_equals_pyhf_at_random_points(seed):
-    templates = random_templates(seed)
+@pytest.mark.parametrize(
+    ("seed", "stat"), [(0, True), (1, True), (2, True), (3, False), (4, False)]
+)
+def test_logpdf_equals_pyhf_at_random_points(seed, stat):
+    """Both compiled kernels (with and without staterror γ) give pyhf's ln L and λ."""
+    templates = random_templates(seed, stat=stat)
     workspace = build_workspace(templates)
     fm = FastModel.from_workspace(workspace)
     rng = np.random.default_rng(100 + seed)
@@ -238,3 +243,37 @@ def test_unsupported_modifier_is_an_input_error():
     )
     with pytest.raises(InputError, match="lumi"):
         FastModel.from_workspace(workspace)
+
+
+@pytest.mark.parametrize("stat", [True, False])
+def test_jacobian_equals_finite_differences_on_both_kernels(stat):
+    fm = FastModel.from_workspace(build_workspace(random_templates(11, stat=stat)))
+    rng = np.random.default_rng(5)
+    pars = random_point(fm, rng)
+    pars[fm.poi_index] = 0.0  # exact products at μ = 0 (no division by the factor)
+    lam, jac = fm.jacobian(pars)
+    np.testing.assert_allclose(lam, fm.expected_main(pars), rtol=1e-12)
+    for i in range(fm.n_pars):
+        h = 1e-6 * max(1.0, abs(pars[i]))
+        up, dn = pars.copy(), pars.copy()
+        up[i] += h
+        dn[i] -= h
+        numeric = (fm.expected_main(up) - fm.expected_main(dn)) / (2 * h)
+        np.testing.assert_allclose(jac[i], numeric, rtol=1e-6, atol=1e-6 * lam.max())
+
+
+def test_relative_stopping_and_warm_starts_give_the_fully_converged_q0():
+    """The q0 fit may stop at 1e-7 of q0 and start from another exposure's fit: same q0."""
+    from cevns_fit.inference import _asimov_q0
+
+    fm = FastModel.from_workspace(build_workspace(random_templates(12, stat=False)))
+    previous = None
+    for factor in (0.5, 0.7, 1.0, 3.0, 10.0):
+        scaled = fm.scaled(factor)
+        q0, previous = _asimov_q0(scaled, init=previous)
+        main, aux = scaled.asimov(mu=1.0)
+        # reference: fully converged cold fit (no relative stopping), free fit at nominal
+        cold = scaled.fit(main, aux, fix={scaled.poi_index: 0.0})
+        nominal = scaled.nominal_pars(mu=1.0)
+        q0_ref = 2 * (cold.nll - scaled.nll_and_grad(nominal, main, aux)[0])
+        assert q0 == pytest.approx(q0_ref, rel=1e-7, abs=1e-10)
