@@ -125,6 +125,27 @@ def _load_model(model_path: str):
     return load_detector_model(model_path)
 
 
+@lru_cache(maxsize=16)
+def _base_analysis(model_path: str, shape_point: tuple[tuple[str, float], ...]):
+    """Templates at the model's own exposure and the exposures needed, for every setting that
+    changes the templates (all but ``exposure``). Cached per process: points along an
+    exposure axis rescale these templates instead of rebuilding them (counts are linear in
+    exposure), and the exposures needed do not depend on the point's exposure at all."""
+    from cevns_fit.templates import build_templates
+
+    model = _load_model(model_path)
+    overrides = scan_overrides(model, dict(shape_point))
+    return build_templates(model.with_overrides(**overrides) if overrides else model)
+
+
+@lru_cache(maxsize=64)
+def _exposure_needed(model_path: str, shape_point: tuple, sigma: float) -> tuple:
+    from cevns_fit.inference import exposure_needed
+
+    solved = exposure_needed(_base_analysis(model_path, shape_point), sigma=sigma)
+    return solved.exposure_kg_yr, solved.reason
+
+
 def evaluate_point(
     model_path: str, point: dict[str, float], sigmas: tuple[float, ...] = (3.0, 5.0)
 ) -> dict:
@@ -133,14 +154,15 @@ def evaluate_point(
     Returns the varied values under their scan names and the results under the keys of
     ``significance`` (``Z_expected``, ``p0_expected``, ``method``, at the exposure
     ``at_exposure_kg_yr``) and ``exposure`` (``exposure_kg_yr`` and ``sigma`` for the last of
-    ``sigmas``, ``reason`` when unreachable), plus ``exposure_kg_yr_{n}sigma`` per sigma."""
-    from cevns_fit.inference import expected_significance, exposure_needed
-    from cevns_fit.templates import build_templates
+    ``sigmas``, ``reason`` when unreachable), plus ``exposure_kg_yr_{n}sigma`` per sigma.
+    A point equals the single commands: ``significance MODEL --exposure E`` and
+    ``exposure MODEL --sigma S`` on the model with the point's other settings."""
+    from cevns_fit.inference import expected_significance
 
-    model = _load_model(model_path)
-    overrides = scan_overrides(model, point)
-    model = model.with_overrides(**overrides) if overrides else model
-    templates = build_templates(model)
+    shape_point = tuple(sorted((k, v) for k, v in point.items() if k != "exposure"))
+    templates = _base_analysis(model_path, shape_point)
+    if "exposure" in point:
+        templates = templates.scaled_to(point["exposure"])
     result: dict = dict(point)
     result["at_exposure_kg_yr"] = templates.exposure_kg_yr
     result["signal_events"] = templates.signal_total
@@ -150,18 +172,9 @@ def evaluate_point(
         result["note"] = "no signal above threshold at this point"
         needed = {s: (None, "no CEvNS signal above threshold") for s in sigmas}
         return _with_exposures(result, needed, sigmas)
-    significance = expected_significance(templates)
-    result.update(
-        {
-            k: v
-            for k, v in significance.to_dict().items()
-            if k in ("Z_expected", "p0_expected", "method")
-        }
-    )
-    needed = {}
-    for s in sigmas:
-        solved = exposure_needed(templates, sigma=s)
-        needed[s] = (solved.exposure_kg_yr, solved.reason)
+    significance = expected_significance(templates).to_dict()
+    result.update({k: significance[k] for k in ("Z_expected", "p0_expected", "method")})
+    needed = {s: _exposure_needed(model_path, shape_point, float(s)) for s in sigmas}
     return _with_exposures(result, needed, sigmas)
 
 
