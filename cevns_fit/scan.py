@@ -20,10 +20,12 @@ Names that can vary (DESIGN.md §3) and what they set on the detector model:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
@@ -202,8 +204,24 @@ def _safe_evaluate(model_path: str, point: dict[str, float], sigmas: tuple[float
         return {**point, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def read_finished(out: Path) -> dict[str, dict]:
-    """Points already in a JSON-lines results file, by key; a torn last line is ignored."""
+def scan_fingerprint(model, sigmas: tuple[float, ...]) -> str:
+    """A hash of what a scan's results depend on besides the varied values: the model file,
+    its source file, the significances asked for and the package version."""
+    from cevns_fit import __version__
+
+    digest = hashlib.sha256()
+    for path in (model.path, model.source_path):
+        if path is not None:
+            digest.update(Path(path).read_bytes())
+    digest.update(json.dumps([list(map(float, sigmas)), __version__]).encode())
+    return digest.hexdigest()[:16]
+
+
+def read_finished(out: Path, fingerprint: str | None = None) -> dict[str, dict]:
+    """Points already in a JSON-lines results file, by key; a torn last line is ignored.
+
+    With a ``fingerprint``, a file holding results for another model, source or ``sigmas``
+    is an :class:`InputError` (its points would silently answer a different question)."""
     finished: dict[str, dict] = {}
     if not out.exists():
         return finished
@@ -213,7 +231,14 @@ def read_finished(out: Path) -> dict[str, dict]:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # interrupted mid-write: that point is recomputed
-            if isinstance(record, dict) and "key" in record and "error" not in record:
+            if not isinstance(record, dict) or "key" not in record:
+                continue
+            if fingerprint is not None and record.get("fingerprint") != fingerprint:
+                raise InputError(
+                    f"--out {out}: holds results of another model, source or --sigma "
+                    "(or of an edited model file); use a new file or delete this one"
+                )
+            if "error" not in record:
                 finished[record["key"]] = record
     return finished
 
@@ -233,7 +258,9 @@ class ScanResult:
         return {
             "model": self.model,
             "vary": {a.name: list(a.values) for a in self.axes},
-            "points": [{k: v for k, v in p.items() if k != "key"} for p in self.points],
+            "points": [
+                {k: v for k, v in p.items() if k not in ("key", "fingerprint")} for p in self.points
+            ],
             "computed": self.computed,
             "resumed": self.resumed,
             "notes": self.notes,
@@ -299,16 +326,19 @@ def run_scan(
     workers: int | None = None,
     sigmas: tuple[float, ...] = (3.0, 5.0),
     progress: bool = True,
-    evaluate: Callable | None = None,
 ) -> ScanResult:
-    """Run (or resume) a scan; each finished point is appended to ``out`` at once."""
+    """Run (or resume) a scan; each finished point is appended to ``out`` at once.
+
+    Every record carries a fingerprint of the model file, its source file and ``sigmas``;
+    resuming from a file written for anything else is refused rather than mixed in."""
     model_path = str(Path(model_path).resolve())
-    _load_model(model_path)  # validate the model once, before any worker starts
+    model = _load_model(model_path)  # validate the model once, before any worker starts
     if executor not in ("local", "dask"):
         raise InputError(f"--executor {executor!r}: allowed are local, dask")
     points = grid_points(axes)
     out_path = Path(out) if out else None
-    finished = read_finished(out_path) if out_path else {}
+    fingerprint = scan_fingerprint(model, sigmas)
+    finished = read_finished(out_path, fingerprint) if out_path else {}
     keys = [point_key(p) for p in points]
     todo = [p for p, k in zip(points, keys, strict=True) if k not in finished]
     resumed = len(points) - len(todo)
@@ -333,10 +363,12 @@ def run_scan(
     try:
         for record in stream:
             varied = {name: record[name] for name in points[0]} if points[0] else {}
+            record = _finite_or_none(record)
             record["key"] = point_key(varied)
+            record["fingerprint"] = fingerprint
             results[record["key"]] = record
             if fh is not None:
-                fh.write(json.dumps(record, allow_nan=False, default=_json_default) + "\n")
+                fh.write(json.dumps(record, allow_nan=False) + "\n")
                 fh.flush()
             bar.update(1)
     finally:
@@ -354,7 +386,14 @@ def run_scan(
     )
 
 
-def _json_default(obj):
+def _finite_or_none(obj):
+    """Plain JSON types, with NaN/inf as None, so one odd value never ends a scan."""
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_none(v) for v in obj]
     if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -178,3 +178,20 @@ def test_scan_of_a_missing_model_is_a_clean_error(run_cli, tmp_path):
     assert_clean_input_error(
         *run_cli("scan", str(tmp_path / "nope.toml"), "--vary", "threshold=1,2"), "nope.toml"
     )
+
+
+def test_resuming_from_another_models_results_is_refused(tmp_path):
+    out = tmp_path / "scan.jsonl"
+    ge = MODELS / "detectors" / "ge_array.toml"
+    run_scan(ge, [Axis("background", (1.0,))], out=out, workers=1, progress=False)
+    with pytest.raises(InputError, match="another model"):
+        run_scan(CSPBI3, [Axis("background", (1.0,))], out=out, workers=1, progress=False)
+    with pytest.raises(InputError, match="another model"):  # other significances asked for
+        run_scan(ge, [Axis("background", (1.0,))], out=out, workers=1, sigmas=(4.0,), progress=False)
+
+
+def test_a_non_finite_value_is_written_as_null_not_a_crash():
+    assert scan_module._finite_or_none({"a": float("nan"), "b": [np.float64(np.inf), 1.0]}) == {
+        "a": None,
+        "b": [None, 1.0],
+    }
