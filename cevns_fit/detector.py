@@ -405,10 +405,8 @@ def _read_source(t: ConfigTable) -> tuple[Source, Path]:
     source_path = t.file("file")
     try:
         source = load_source(source_path)
-    except FileNotFoundError as exc:
-        raise InputError(f"{t.where('file')}: file not found ({exc.filename})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{t.where('file')}: malformed TOML in {source_path} ({exc})") from None
+    except InputError as exc:  # name the model's key that points at the bad source file
+        raise InputError(f"{t.where('file')}: {exc}") from None
     if t.has("distance_m"):
         source = source.at_distance(t.number("distance_m", positive=True))
     if t.has("nu_per_flavour_per_proton"):

@@ -775,12 +775,19 @@ def _flavour(r: ConfigTable, key: str = "flavour", default: str = "nu_e") -> str
 def load_source(path: str | Path) -> Source:
     """Read and validate a source model (TOML); see ``models/sources/*.toml`` for each ``type``.
 
-    Raises :class:`InputError` naming the file, the key and the allowed values; a missing file
-    raises FileNotFoundError (the CLI reports both as exit code 2).
+    Raises :class:`InputError` naming the file (missing, unreadable or malformed TOML), the key
+    and the allowed values.
     """
     path = Path(path)
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"source model {path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"source model {path}: malformed TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"source model {path}: not a UTF-8 text file") from None
     r = ConfigTable(path, data)
     kind = r.string("type", allowed=_KINDS)
     name = r.string("name", default=path.stem)
