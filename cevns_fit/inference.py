@@ -59,6 +59,8 @@ __all__ = [
 # (s = 3, b = 0.5, n = 3: asymptotic 2.40 vs exact Poisson 2.19): "auto" uses toys.
 LOW_COUNT_BACKGROUND = 5.0
 METHODS = ("asymptotic", "toys", "exact", "auto")
+# Largest signal strength searched for an upper limit; beyond it the signal is "too small".
+MU_LIMIT_MAX = 1e8
 
 
 # ----------------------------------------------------------------------------------- results
@@ -572,12 +574,19 @@ def exposure_needed(
         worst = None
         if systematics:
             _, impacts = _impacts(fm.scaled(max_factor), z_max)
-            worst = impacts[0] if impacts else None
+            # name a systematic only if fixing it actually gains significance
+            if impacts and impacts[0].delta_Z > max(1e-3 * z_max, 1e-6):
+                worst = impacts[0]
         reason = (
             f"median Z saturates at {z_max:.3g} < {sigma:g} even at {max_factor:g} × the "
             f"reference exposure ({max_factor * ref:.3g} kg·yr)"
         )
-        if worst is not None:
+        if worst is None:
+            reason += (
+                f"; the signal is too small ({templates.signal_total:.3g} events at the "
+                f"reference exposure against {templates.background_total:.3g} background)"
+            )
+        else:
             reason += (
                 f"; systematics limit it, most of all '{worst.parameter}' "
                 f"(Z = {worst.Z_fixed:.3g} with it fixed)"
@@ -688,16 +697,17 @@ def upper_limit(
         free = FastFitResult(pars, nll, True, 0, "Asimov: the generating point is the MLE")
         return _QmuProfile(fm, main, aux, free)
 
-    def solve(func, target: float) -> float:
-        """Smallest bracketed root of func(μ) = target, func increasing; widens μ bounds."""
+    def solve(func, target: float) -> float | None:
+        """Smallest bracketed root of func(μ) = target, func increasing; widens μ bounds.
+        None when no μ up to MU_LIMIT_MAX reaches it (a signal too small to constrain)."""
         hi = 1.0
         while True:
             bounds[fm.poi_index] = (0.0, max(10.0, 2.0 * hi))
             if func(hi) >= target:
                 break
             hi *= 2.0
-            if hi > 1e8:
-                raise FitFailedError("no CLs upper limit below μ = 1e8")
+            if hi > MU_LIMIT_MAX:
+                return None
         lo = 0.0
         return brentq(lambda m: func(m) - target, lo, hi, xtol=1e-6 * hi, rtol=1e-8)
 
@@ -708,6 +718,11 @@ def upper_limit(
         band_limits[str(k)] = solve(lambda m: math.sqrt(prof_b.q(m, bounds)), target)
     mu_exp = band_limits["0"]
     notes = ["expected limits from background-only Asimov data at nominal nuisances"]
+    if any(v is None for v in band_limits.values()):
+        notes.append(
+            f"signal too small ({s:.3g} events): no limit below mu = {MU_LIMIT_MAX:g} "
+            "for some bands (null)"
+        )
 
     mu_obs = None
     if observed is not None:
@@ -728,11 +743,13 @@ def upper_limit(
             return 1.0 - _cls_observed(q, q_a)
 
         mu_obs = solve(one_minus_cls, 1.0 - alpha)
+        if mu_obs is None:
+            notes.append(f"no observed limit below mu = {MU_LIMIT_MAX:g}")
     return LimitResult(
         cl,
         mu_exp,
         band_limits,
-        mu_exp * s,
+        None if mu_exp is None else mu_exp * s,
         mu_upper_observed=mu_obs,
         signal_events_upper_observed=None if mu_obs is None else mu_obs * s,
         systematics=systematics,

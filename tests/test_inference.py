@@ -434,3 +434,25 @@ def test_fast_and_plain_pyhf_agree_on_shipped_models(path):
         fast = expected_significance(templates, systematics=systematics)
         plain = expected_significance(templates, systematics=systematics, fast=False)
         assert fast.Z_expected == pytest.approx(plain.Z_expected, rel=1e-3)
+
+
+def _tiny_signal_templates():
+    from cevns_fit.templates import AnalysisTemplates, Channel, Sample
+
+    signal = Sample("cevns", np.array([1e-9, 2e-9]), norm_factor="mu", norm_sys={"flux": 0.1})
+    background = Sample("bkg", np.array([100.0, 80.0]), norm_sys={"bkg_norm": 0.05})
+    channel = Channel("signal", np.array([0.0, 1.0, 2.0]), "keVee", (signal, background))
+    return AnalysisTemplates((channel,), exposure_kg_yr=1.0)
+
+
+def test_a_signal_too_small_to_constrain_is_a_result_with_a_note_not_an_error():
+    limit = upper_limit(_tiny_signal_templates())
+    assert limit.mu_upper_expected is None
+    assert any("too small" in note for note in limit.notes)
+
+
+def test_unreachable_exposure_blames_the_small_signal_not_a_harmless_systematic():
+    result = exposure_needed(_tiny_signal_templates(), sigma=5.0)
+    assert result.exposure_kg_yr is None
+    assert result.limiting_parameter != "flux"  # a signal-only normsys cannot limit discovery
+    assert "too small" in result.reason or result.limiting_parameter == "bkg_norm"
