@@ -250,6 +250,24 @@ class PulseTiming:
         return np.diff(self.cdf(timing, np.asarray(edges_us, dtype=float)))
 
     @property
+    def window_start_us(self) -> float:
+        """Start of the signal window: the pulse's leading edge (a Gaussian pulse's centre
+        minus one FWHM, i.e. 2.35σ, so > 99 % of protons come after it; a flat pulse's start),
+        relative to the first bunch."""
+        lead = self.pulse_fwhm_us if self.pulse_shape == "gaussian" else 0.5 * self.pulse_fwhm_us
+        return min(self.bunch_offsets_us) - lead
+
+    def window_fraction(self, timing: str) -> float:
+        """Fraction of a timing class's neutrinos arriving inside the signal window
+        [start, start + window_us] (1 without a window): the signal that a beam-window analysis
+        keeps, consistently with the steady-state background reduced by ``duty_factor``."""
+        if self.window_us is None:
+            return 1.0
+        start = self.window_start_us
+        edges = np.array([start, start + self.window_us])
+        return float(self.bin_probabilities(timing, edges)[0])
+
+    @property
     def duty_factor(self) -> float | None:
         """Fraction of live time inside the signal window after each pulse (rate × window).
 

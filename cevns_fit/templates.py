@@ -24,7 +24,21 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["Sample", "Channel", "AnalysisTemplates", "SIGNAL_POI"]
+__all__ = [
+    "Sample",
+    "Channel",
+    "AnalysisTemplates",
+    "SIGNAL_POI",
+    "SignalTemplate",
+    "true_recoil_edges_keVnr",
+    "recoil_counts_per_kg_day",
+    "response_matrix",
+    "response_variations",
+    "signal_templates_by_component",
+    "background_templates",
+    "beam_window_fractions",
+    "build_templates",
+]
 
 SIGNAL_POI = "mu"
 
@@ -420,6 +434,20 @@ def background_templates(
     return out
 
 
+def beam_window_fractions(model: DetectorModel) -> dict[str, float]:
+    """Fraction of each flux component's CEvNS events inside the source's beam window.
+
+    A pulsed source with a signal window (e.g. SNS: 6 µs after each pulse) reduces the
+    steady-state background by its duty factor; the same window keeps only the neutrinos that
+    arrive in it (SNS: all prompt ν_μ, ~93 % of the delayed ν_e, ν̄_μ). Steady sources and
+    components without timing keep everything."""
+    timing = model.source.timing
+    return {
+        c.name: 1.0 if timing is None or c.timing is None else timing.window_fraction(c.timing)
+        for c in model.source.components
+    }
+
+
 def _trim_slice(total: np.ndarray) -> slice:
     """Drop leading and trailing bins with no expected events (they carry no information and
     give zero-yield bins in the likelihood); interior empty bins are kept."""
@@ -444,12 +472,13 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
     exposure, _ = _kg_days(model, exposure_kg_yr)
     components = signal_templates_by_component(model, exposure_kg_yr=exposure)
     names = list(components)
-    signal = np.sum([components[n].nominal for n in names], axis=0)
+    kept = beam_window_fractions(model)
+    signal = np.sum([kept[n] * components[n].nominal for n in names], axis=0)
     var_names = list(components[names[0]].variations)
     signal_sys = {
         k: (
-            np.sum([components[n].variations[k][0] for n in names], axis=0),
-            np.sum([components[n].variations[k][1] for n in names], axis=0),
+            np.sum([kept[n] * components[n].variations[k][0] for n in names], axis=0),
+            np.sum([kept[n] * components[n].variations[k][1] for n in names], axis=0),
         )
         for k in var_names
     }
@@ -462,6 +491,12 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
         f"{exposure:.6g} kg·yr, threshold {model.threshold:g} {model.observable} "
         f"(≈ {model.threshold_keVnr:.3g} keVnr)"
     ]
+    if any(f < 1.0 for f in kept.values()):
+        window = model.source.timing.window_us
+        notes.append(
+            f"CEvNS counted in the {window:g} µs beam window: "
+            + ", ".join(f"{n} {f:.3f}" for n, f in kept.items())
+        )
     if not np.any(total > 0):
         notes.append("no events expected in the analysis range (threshold above every recoil?)")
     elif keep != slice(0, len(total)):

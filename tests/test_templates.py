@@ -193,9 +193,12 @@ def test_coherent_steady_state_is_constrained_by_a_control_channel(coherent_temp
 
 
 def test_components_add_up_to_the_signal_and_carry_their_timing(coherent, coherent_templates):
+    from cevns_fit.templates import beam_window_fractions
+
     comps = signal_templates_by_component(coherent)
     assert {c.timing for c in comps.values()} == {"prompt", "delayed"}
-    total = sum(c.nominal for c in comps.values())
+    kept = beam_window_fractions(coherent)  # the analysis counts the 6 µs beam window
+    total = sum(kept[n] * c.nominal for n, c in comps.items())
     np.testing.assert_allclose(total, coherent_templates.channels[0].sample("cevns").counts)
     for c in comps.values():
         assert set(c.variations) == {"quenching", "threshold"}
@@ -252,3 +255,28 @@ def test_templates_figure_returns_a_figure(coherent_templates):
 
 def test_poisson_resolution_requires_a_pe_observable(cspbi3):
     assert PoissonPEResolution().kind == "poisson"
+
+
+def test_beam_window_keeps_prompt_neutrinos_and_the_muon_decay_fraction_of_delayed_ones():
+    # A delayed ν arrives after the pion (τ_π) and muon (τ_μ) decays; for a short pulse the
+    # fraction inside [start, start + T] follows the two-exponential closed form.
+    from cevns_fit.constants import MUON_LIFETIME_us
+    from cevns_fit.sources import PulseTiming
+
+    tau_pi, tau_mu = 0.026033, MUON_LIFETIME_us
+    timing = PulseTiming("gaussian", 1e-4, repetition_rate_Hz=60.0, window_us=6.0)
+    t = 6.0 + timing.window_start_us
+    closed = 1 - (tau_mu * np.exp(-t / tau_mu) - tau_pi * np.exp(-t / tau_pi)) / (tau_mu - tau_pi)
+    assert timing.window_fraction("delayed") == pytest.approx(closed, rel=1e-4)
+    assert timing.window_fraction("prompt") == pytest.approx(1.0, abs=1e-4)
+
+
+def test_signal_in_the_analysis_is_each_component_times_its_window_fraction():
+    from cevns_fit.templates import beam_window_fractions
+
+    model = load_detector_model(DETECTORS / "cspbi3_array.toml")
+    kept = beam_window_fractions(model)
+    assert 0.9 < kept["delayed_nu_e"] < 0.95 and kept["prompt_nu_mu"] > 0.99
+    full = signal_templates_by_component(model)
+    expected = sum(kept[n] * t.nominal.sum() for n, t in full.items())
+    assert build_templates(model).signal_total == pytest.approx(expected, rel=1e-12)

@@ -18,7 +18,11 @@ __all__ = ["add_parser", "run"]
 
 def run(args: argparse.Namespace) -> dict:
     from cevns_fit.detector import load_detector_model
-    from cevns_fit.templates import build_templates, signal_templates_by_component
+    from cevns_fit.templates import (
+        beam_window_fractions,
+        build_templates,
+        signal_templates_by_component,
+    )
 
     if args.exposure is not None and not (math.isfinite(args.exposure) and args.exposure > 0):
         raise InputError(f"--exposure = {args.exposure!r}: must be a positive number (kg·yr)")
@@ -29,6 +33,7 @@ def run(args: argparse.Namespace) -> dict:
     backgrounds = [s for s in main.samples if s.name != templates.signal_sample]
     background = sum((s.counts for s in backgrounds), 0.0 * signal.counts)
     by_component = signal_templates_by_component(model, exposure_kg_yr=templates.exposure_kg_yr)
+    kept = beam_window_fractions(model)  # as in build_templates: events inside the beam window
     result = {
         "model": model.name,
         "target": model.target.name,
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> dict:
         "backgrounds": {s.name: s.counts for s in backgrounds},
         "background_events_by_name": {s.name: s.total for s in backgrounds},
         "signal_events_by_component": {
-            k: float(v.nominal[_in_main(model.bin_edges, main.bin_edges)].sum())
+            k: kept[k] * float(v.nominal[_in_main(model.bin_edges, main.bin_edges)].sum())
             for k, v in by_component.items()
         },
         "signal_variations": {
