@@ -206,7 +206,8 @@ class DetectorModel:
         """The same model with one or more settings replaced (used by ``--vary`` scans).
 
         ``threshold_keVnr`` moves the efficiency threshold to the observable value of that recoil
-        under the *nominal* quenching (E_obs = gain · Q(E_nr) · E_nr); the threshold's 1σ stays.
+        under the *nominal* quenching (E_obs = gain · Q(E_nr) · E_nr); the threshold's 1σ stays;
+        the analysis bins are extended downwards (first bin's width) to reach a lower threshold.
         The threshold is a cut on the observable (electronics), so it is converted with the
         quenching as loaded, whatever ``quenching``/``quenching_scale`` are scanned with it.
         ``quenching`` replaces the model by a constant Q with the model's relative 1σ;
@@ -220,7 +221,11 @@ class DetectorModel:
         if threshold_keVnr is not None:
             _check_positive(threshold_keVnr, "threshold_keVnr")
             new_thr = float(self.observable_from_keVnr(np.array([threshold_keVnr]))[0])
-            model = replace(model, efficiency=model.efficiency.shifted(new_thr - self.threshold))
+            model = replace(
+                model,
+                efficiency=model.efficiency.shifted(new_thr - self.threshold),
+                bin_edges=_edges_down_to(model.bin_edges, new_thr),
+            )
             changes["threshold_keVnr"] = threshold_keVnr
         if quenching is not None:
             _check_positive(quenching, "quenching")
@@ -289,6 +294,18 @@ class DetectorModel:
             "overrides": dict(self.overrides),
             "notes": list(self.notes),
         }
+
+
+def _edges_down_to(edges: np.ndarray, threshold: float) -> np.ndarray:
+    """Bin edges extended downwards with the first bin's width to reach ``threshold``, so a
+    lowered threshold is not silently cut off by the analysis range; never below zero."""
+    if threshold >= edges[0]:
+        return edges
+    width = edges[1] - edges[0]
+    n_new = math.ceil((edges[0] - threshold) / width - 1e-9)
+    lower = edges[0] - width * np.arange(n_new, 0, -1)
+    lower = np.unique(np.clip(lower, 0.0, None))
+    return np.concatenate([lower[lower < edges[0]], edges])
 
 
 def _check_positive(value: float, name: str) -> None:

@@ -195,3 +195,13 @@ def test_a_non_finite_value_is_written_as_null_not_a_crash():
         "a": None,
         "b": [None, 1.0],
     }
+
+
+def test_lowering_the_threshold_below_the_analysis_range_extends_it():
+    # cspbi3_array bins start at 2 keVee ≈ 6.7 keVnr at Q = 0.3: lower thresholds must still count
+    model = load_detector_model(CSPBI3)
+    signal = [
+        build_templates(model.with_overrides(threshold_keVnr=t)).signal_total for t in (2.0, 4.0, 6.0)
+    ]
+    assert signal[0] > signal[1] > signal[2]
+    assert build_templates(model.with_overrides(threshold_keVnr=2.0)).channels[0].bin_edges[0] < 2.0
