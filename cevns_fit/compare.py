@@ -21,7 +21,7 @@ import numpy as np
 
 from cevns_fit.detector import DetectorModel
 from cevns_fit.inference import expected_significance, exposure_needed
-from cevns_fit.scan import Axis, is_constant_quenching, run_scan
+from cevns_fit.scan import Axis, run_scan
 from cevns_fit.templates import build_templates
 
 __all__ = [
@@ -125,7 +125,7 @@ class ThresholdCurve:
 
     name: str
     label: str
-    quenching: float | None  # the scanned ``quenching`` value (None: as in the model)
+    quenching: float | None  # the quenching shift in units of its 1σ (None: as in the model)
     threshold_keVnr: np.ndarray
     exposure_kg_yr_5sigma: np.ndarray  # NaN where unreachable
     cost_usd_per_kg: float
@@ -142,17 +142,11 @@ class ThresholdCurve:
 
 
 def _quenching_band(model: DetectorModel) -> list[tuple[str, float | None]]:
-    """Scan values of ``quenching`` for the nominal and ±1σ curves: the factor Q ± σ_Q for a
-    constant model, the scale 1 ± σ_rel for an energy-dependent one (see ``scan``)."""
-    rel = float(model.quenching.relative_sigma)
-    if rel <= 0:
+    """Scan values of ``quenching_sigma`` for the nominal and ±1σ curves: the model's own
+    quenching moved by ∓1σ (Q ± σ_Q, Lindhard k ± σ_k, tabulated points ± errors)."""
+    if not model.quenching.has_uncertainty:
         return [("nominal", None)]
-    centre = float(model.quenching.value) if is_constant_quenching(model) else 1.0
-    return [
-        ("nominal", None),
-        ("Q -1 sigma", centre * (1 - rel)),
-        ("Q +1 sigma", centre * (1 + rel)),
-    ]
+    return [("nominal", None), ("Q -1 sigma", -1.0), ("Q +1 sigma", 1.0)]
 
 
 def threshold_curves(
@@ -168,7 +162,7 @@ def threshold_curves(
     variants = _quenching_band(model) if quenching_band else [("nominal", None)]
     curves = []
     for label, q_value in variants:
-        var_axes = axes + ([Axis("quenching", (q_value,))] if q_value is not None else [])
+        var_axes = axes + ([Axis("quenching_sigma", (q_value,))] if q_value is not None else [])
         scan = run_scan(model.path, var_axes, sigmas=(5.0,), workers=workers, progress=progress)
         exposures = np.array(
             [

@@ -199,6 +199,7 @@ class DetectorModel:
         threshold_keVnr: float | None = None,
         quenching_scale: float | None = None,
         quenching: float | None = None,
+        quenching_sigma: float | None = None,
         mass_kg: float | None = None,
         exposure_kg_yr: float | None = None,
         background_scale: float | None = None,
@@ -211,7 +212,9 @@ class DetectorModel:
         The threshold is a cut on the observable (electronics), so it is converted with the
         quenching as loaded, whatever ``quenching``/``quenching_scale`` are scanned with it.
         ``quenching`` replaces the model by a constant Q with the model's relative 1σ;
-        ``quenching_scale`` multiplies Q(E_nr) and its 1σ.
+        ``quenching_scale`` multiplies Q(E_nr) and its 1σ; ``quenching_sigma`` moves the
+        model's own quenching by that many of its 1σ (Q ± σ_Q, Lindhard k ± σ_k, tabulated
+        points ± their errors), as the ``quenching`` nuisance parameter of the likelihood does.
         ``mass_kg`` keeps the sensor mass (n_sensors = ceil(mass / sensor mass)) and the live
         time; ``exposure_kg_yr`` keeps the mass and changes the live time;
         ``background_scale`` multiplies every background rate.
@@ -236,6 +239,11 @@ class DetectorModel:
                 model, quenching=ConstantQuenching(quenching, rel * quenching, note="scan override")
             )
             changes["quenching"] = quenching
+        if quenching_sigma is not None:
+            if not math.isfinite(quenching_sigma):
+                raise InputError(f"quenching_sigma = {quenching_sigma!r}: must be finite")
+            model = replace(model, quenching=model.quenching.varied(quenching_sigma))
+            changes["quenching_sigma"] = quenching_sigma
         if quenching_scale is not None:
             _check_positive(quenching_scale, "quenching_scale")
             model = replace(model, quenching=model.quenching.scaled(quenching_scale))

@@ -15,6 +15,7 @@ Names that can vary (DESIGN.md §3) and what they set on the detector model:
 ``mass``       detector mass in kg (live time kept, so exposure follows)
 ``exposure``   exposure in kg·yr (templates rescaled, no rebuild)
 ``background`` scale factor on every background rate
+``quenching_sigma``  shift of the model's own quenching by that many of its 1σ (may be < 0)
 =============  =================================================================
 """
 
@@ -55,6 +56,7 @@ VARY_NAMES = {
     "mass": "mass_kg",
     "exposure": "exposure_kg_yr",
     "background": "background_scale",
+    "quenching_sigma": "quenching_sigma",
 }
 
 
@@ -85,7 +87,7 @@ def parse_vary(text: str) -> Axis:
         ) from None
     if len(values) == 0 or not np.all(np.isfinite(values)):
         raise InputError(f"--vary {text!r}: needs at least one finite value")
-    if np.any(values <= 0):
+    if name != "quenching_sigma" and np.any(values <= 0):
         raise InputError(f"--vary {text!r}: {name} values must be > 0")
     return Axis(name, tuple(float(v) for v in values))
 

@@ -205,3 +205,17 @@ def test_lowering_the_threshold_below_the_analysis_range_extends_it():
     ]
     assert signal[0] > signal[1] > signal[2]
     assert build_templates(model.with_overrides(threshold_keVnr=2.0)).channels[0].bin_edges[0] < 2.0
+
+
+def test_quenching_sigma_moves_the_models_own_quenching_by_its_uncertainty():
+    from dataclasses import replace
+
+    ge = MODELS / "detectors" / "ge_array.toml"
+    model = load_detector_model(ge)
+    point = scan_module.evaluate_point(str(ge), {"quenching_sigma": 1.0})
+    lindhard_up = replace(model, quenching=model.quenching.varied(1.0))  # k + σ_k
+    assert point["signal_events"] == pytest.approx(build_templates(lindhard_up).signal_total, rel=1e-12)
+    # for a constant Q = 0.30 ± 0.10, −1σ is Q = 0.20
+    low = scan_module.evaluate_point(str(CSPBI3), {"quenching_sigma": -1.0})
+    q020 = scan_module.evaluate_point(str(CSPBI3), {"quenching": 0.2})
+    assert low["signal_events"] == pytest.approx(q020["signal_events"], rel=1e-12)
