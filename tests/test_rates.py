@@ -237,3 +237,22 @@ def test_cli_bad_source_exits_2_with_one_line(tmp_path, toml, csv):
     code, out, err = _run_cli(["--target", "Ge", "--source", str(tmp_path / "bad.toml")])
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("cevns-fit: error:")
+
+
+def test_recoil_spectra_example_reports_rates_and_the_reactor_kinematic_cutoff(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "spectra.png"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(root / "examples" / "recoil_spectra.py"), "--json", "--out", str(out)],
+        capture_output=True, text=True, check=True,
+    )
+    table = json.loads(proc.stdout)["events_per_kg_yr"]
+    sns, reactor = table["SNS"], table["reactor"]
+    assert sns["Ge"]["above_1_keVnr"] > sns["Ge"]["above_5_keVnr"] > sns["Ge"]["above_10_keVnr"] > 0
+    # a 10 MeV reactor ν̄ cannot push Cs or I (A ≈ 130) above ~1.7 keVnr
+    assert reactor["CsI"]["above_5_keVnr"] == 0.0 and reactor["Ge"]["above_1_keVnr"] > 0
+    assert out.stat().st_size > 10_000
