@@ -40,11 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     sources = {name: load_source(path) for name, path in SOURCES.items()}
     table = {
         name: {
-            t.name: dict(zip(
-                (f"above_{x:g}_keVnr" for x in THRESHOLDS_keVnr),
-                (total_rate(THRESHOLDS_keVnr, t, src) * DAYS_PER_YEAR).tolist(),
-                strict=True,
-            ))
+            t.name: dict(
+                zip(
+                    (f"above_{x:g}_keVnr" for x in THRESHOLDS_keVnr),
+                    (total_rate(THRESHOLDS_keVnr, t, src) * DAYS_PER_YEAR).tolist(),
+                    strict=True,
+                )
+            )
             for t in targets
         }
         for name, src in sources.items()

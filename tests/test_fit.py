@@ -308,13 +308,22 @@ def test_coherent_example_fits_the_release_close_to_the_published_result():
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run(
         [sys.executable, str(root / "examples" / "fit_coherent_csi_2017.py"), "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     out = json.loads(proc.stdout)
     for key in ("energy_only", "energy_x_time"):
         fit = out[key]
         assert fit["converged"] is True
-        assert {"mu", "mu_err", "signal_events", "signal_events_err", "Z_observed", "parameters"} <= set(fit)
+        assert {
+            "mu",
+            "mu_err",
+            "signal_events",
+            "signal_events_err",
+            "Z_observed",
+            "parameters",
+        } <= set(fit)
         assert abs(fit["signal_events"] - 134.0) < 1.5 * fit["signal_events_err"]
     assert out["energy_x_time"]["signal_events_err"] < out["energy_only"]["signal_events_err"]
     assert out["energy_x_time"]["Z_observed"] > 5.0

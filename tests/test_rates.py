@@ -248,7 +248,9 @@ def test_recoil_spectra_example_reports_rates_and_the_reactor_kinematic_cutoff(t
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run(
         [sys.executable, str(root / "examples" / "recoil_spectra.py"), "--json", "--out", str(out)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     table = json.loads(proc.stdout)["events_per_kg_yr"]
     sns, reactor = table["SNS"], table["reactor"]
