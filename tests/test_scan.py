@@ -187,7 +187,9 @@ def test_resuming_from_another_models_results_is_refused(tmp_path):
     with pytest.raises(InputError, match="another model"):
         run_scan(CSPBI3, [Axis("background", (1.0,))], out=out, workers=1, progress=False)
     with pytest.raises(InputError, match="another model"):  # other significances asked for
-        run_scan(ge, [Axis("background", (1.0,))], out=out, workers=1, sigmas=(4.0,), progress=False)
+        run_scan(
+            ge, [Axis("background", (1.0,))], out=out, workers=1, sigmas=(4.0,), progress=False
+        )
 
 
 def test_a_non_finite_value_is_written_as_null_not_a_crash():
@@ -201,7 +203,8 @@ def test_lowering_the_threshold_below_the_analysis_range_extends_it():
     # cspbi3_array bins start at 2 keVee ≈ 6.7 keVnr at Q = 0.3: lower thresholds must still count
     model = load_detector_model(CSPBI3)
     signal = [
-        build_templates(model.with_overrides(threshold_keVnr=t)).signal_total for t in (2.0, 4.0, 6.0)
+        build_templates(model.with_overrides(threshold_keVnr=t)).signal_total
+        for t in (2.0, 4.0, 6.0)
     ]
     assert signal[0] > signal[1] > signal[2]
     assert build_templates(model.with_overrides(threshold_keVnr=2.0)).channels[0].bin_edges[0] < 2.0
@@ -214,7 +217,9 @@ def test_quenching_sigma_moves_the_models_own_quenching_by_its_uncertainty():
     model = load_detector_model(ge)
     point = scan_module.evaluate_point(str(ge), {"quenching_sigma": 1.0})
     lindhard_up = replace(model, quenching=model.quenching.varied(1.0))  # k + σ_k
-    assert point["signal_events"] == pytest.approx(build_templates(lindhard_up).signal_total, rel=1e-12)
+    assert point["signal_events"] == pytest.approx(
+        build_templates(lindhard_up).signal_total, rel=1e-12
+    )
     # for a constant Q = 0.30 ± 0.10, −1σ is Q = 0.20
     low = scan_module.evaluate_point(str(CSPBI3), {"quenching_sigma": -1.0})
     q020 = scan_module.evaluate_point(str(CSPBI3), {"quenching": 0.2})
