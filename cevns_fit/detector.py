@@ -84,6 +84,8 @@ __all__ = ["DetectorModel", "CostModel", "load_detector_model", "protons_on_targ
 OBSERVABLES = ("keVee", "PE")
 FORM_FACTORS = ("helm", "klein-nystrand", "none")
 HOURS_PER_DAY = 24.0
+# Largest relative 1σ of a normalisation (normsys): its "down" variation 1 − σ must stay > 0.
+MAX_RELATIVE_SIGMA = 0.99
 
 
 def protons_on_target(beam_exposure_GWhr: float, proton_energy_GeV: float) -> float:
@@ -445,7 +447,9 @@ def _read_source(t: ConfigTable) -> tuple[Source, Path]:
         params = dict(source.parameters, nu_per_flavour_per_proton=r_new)
         source = replace(source.scaled(r_new / r_old), parameters=params)
     if t.has("flux_uncertainty"):
-        source = replace(source, flux_uncertainty=t.number("flux_uncertainty", nonneg=True))
+        # a relative 1σ of 100 % would make pyhf's normsys "down" variation zero (NaN, pyhf #2379)
+        unc = t.number("flux_uncertainty", nonneg=True, maximum=MAX_RELATIVE_SIGMA)
+        source = replace(source, flux_uncertainty=unc)
     return source, source_path
 
 
@@ -786,7 +790,9 @@ def _read_backgrounds(
                 kind=kind,
                 density=density * duty,
                 edges=edges,
-                norm_uncertainty=t.number("norm_uncertainty", 0.0, nonneg=True),
+                norm_uncertainty=t.number(
+                    "norm_uncertainty", 0.0, nonneg=True, maximum=MAX_RELATIVE_SIGMA
+                ),
                 constrained_by=constrained,
                 control_ratio=t.number("control_ratio", 1.0, positive=True),
                 apply_efficiency=t.boolean("apply_efficiency", True),

@@ -810,7 +810,7 @@ def load_source(path: str | Path) -> Source:
     kind = r.string("type", allowed=_KINDS)
     name = r.string("name", default=path.stem)
     description = r.string("description", "")
-    unc = r.number("flux_uncertainty", default=0.0, nonneg=True)
+    unc = r.number("flux_uncertainty", default=0.0, nonneg=True, maximum=0.99)
     common = ("type", "name", "description", "flux_uncertainty")
 
     if kind == "pion_dar":

@@ -287,3 +287,14 @@ def test_at_distance_rejects_non_positive():
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(InputError):
             src.at_distance(bad)
+
+
+def test_a_normalisation_uncertainty_of_100_percent_or_more_is_rejected(tmp_path):
+    # pyhf's normsys "down" variation 1 − σ would be ≤ 0 (NaN likelihood, pyhf #2379)
+    from cevns_fit.errors import InputError
+    from cevns_fit.sources import load_source
+
+    path = tmp_path / "line.toml"
+    path.write_text('type = "line"\nenergy_MeV = 30\nflux_cm2_s = 1e7\nflux_uncertainty = 1.0\n')
+    with pytest.raises(InputError, match="flux_uncertainty"):
+        load_source(path)
