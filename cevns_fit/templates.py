@@ -24,21 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = [
-    "Sample",
-    "Channel",
-    "AnalysisTemplates",
-    "SIGNAL_POI",
-    "SignalTemplate",
-    "true_recoil_edges_keVnr",
-    "recoil_counts_per_kg_day",
-    "response_matrix",
-    "response_variations",
-    "signal_templates_by_component",
-    "background_templates",
-    "beam_window_fractions",
-    "build_templates",
-]
+__all__ = ["Sample", "Channel", "AnalysisTemplates", "SIGNAL_POI"]
 
 SIGNAL_POI = "mu"
 
@@ -173,6 +159,7 @@ __all__ += [
     "response_variations",
     "signal_templates_by_component",
     "background_templates",
+    "beam_window_fractions",
     "build_templates",
 ]
 
