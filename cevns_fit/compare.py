@@ -79,10 +79,6 @@ def summarize(
     """Figures of merit of one detector model at a common reference exposure (kg·yr)."""
     templates = build_templates(model, exposure_kg_yr=reference_exposure_kg_yr)
     per_kg_yr = templates.signal_total / reference_exposure_kg_yr
-    main = [ch for ch in templates.channels if ch.name == model.channel] or list(templates.channels)
-    background = sum(
-        s.total for ch in main for s in ch.samples if s.name != templates.signal_sample
-    )
     if templates.signal_total > 0:
         z_ref = expected_significance(templates).Z_expected
         three, five = (exposure_needed(templates, sigma=s) for s in (3.0, 5.0))
@@ -103,7 +99,7 @@ def summarize(
         channels=model.channels,
         exposure_kg_yr=model.exposure_kg_yr,
         signal_events_per_kg_yr=per_kg_yr,
-        background_events_per_kg_yr=background / reference_exposure_kg_yr,
+        background_events_per_kg_yr=templates.background_total / reference_exposure_kg_yr,
         signal_events_per_nucleus_yr=per_kg_yr / model.target.total_nuclei_per_kg,
         Z_at_reference_exposure=z_ref,
         reference_exposure_kg_yr=reference_exposure_kg_yr,
@@ -157,29 +153,32 @@ def threshold_curves(
     workers: int | None = None,
     progress: bool = True,
 ) -> list[ThresholdCurve]:
-    """The 5σ exposure vs threshold, nominal and (constant-Q models) at Q ± 1σ."""
-    axes = [Axis("threshold", tuple(float(t) for t in thresholds_keVnr))]
+    """The 5σ exposure vs threshold, nominal and (models with a quenching uncertainty) with
+    the quenching moved by ±1σ; all curves come from one scan (one pool of workers)."""
+    thresholds = tuple(float(t) for t in thresholds_keVnr)
     variants = _quenching_band(model) if quenching_band else [("nominal", None)]
-    curves = []
-    for label, q_value in variants:
-        var_axes = axes + ([Axis("quenching_sigma", (q_value,))] if q_value is not None else [])
-        scan = run_scan(model.path, var_axes, sigmas=(5.0,), workers=workers, progress=progress)
-        exposures = np.array(
-            [
-                np.nan if p.get("exposure_kg_yr_5sigma") is None else p["exposure_kg_yr_5sigma"]
-                for p in scan.points
-            ]
+    axes = [Axis("threshold", thresholds)]
+    if len(variants) > 1:
+        # nominal = a shift of 0σ (varied(0) is the loaded quenching)
+        axes.insert(0, Axis("quenching_sigma", tuple(0.0 if q is None else q for _, q in variants)))
+    scan = run_scan(model.path, axes, sigmas=(5.0,), workers=workers, progress=progress)
+    exposures = np.array(
+        [
+            np.nan if p.get("exposure_kg_yr_5sigma") is None else p["exposure_kg_yr_5sigma"]
+            for p in scan.points
+        ]
+    ).reshape(len(variants), len(thresholds))
+    curves = [
+        ThresholdCurve(
+            model.name,
+            label,
+            q_value,
+            np.asarray(thresholds, float),
+            row,
+            _cost_per_kg(model),
         )
-        curves.append(
-            ThresholdCurve(
-                model.name,
-                label,
-                q_value,
-                np.asarray(thresholds_keVnr, float),
-                exposures,
-                _cost_per_kg(model),
-            )
-        )
+        for (label, q_value), row in zip(variants, exposures, strict=True)
+    ]
     return curves
 
 
