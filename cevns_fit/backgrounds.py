@@ -1,127 +1,226 @@
-"""Backgrounds in the observable (keVee or PE), as rates per kg per live day.
+"""Backgrounds on the analysis axes (energy, and arrival time and pulse shape if the analysis
+has them), as rates per kg per live day.
 
-Every background is stored as a piecewise-constant density: counts per observable unit per kg
-per live day, before detector efficiency. The detector model converts the units a user gives
-(a flat steady-state rate reduced by the beam duty factor; a measured histogram of counts at the
-model's exposure; a beam-related shape per GW·hr of beam) into this one form when it loads,
-so templates only integrate densities over bins. Kinds:
+A background is either flat in energy (``flat_rate``: counts per observable unit per kg per
+live day) or a table (:class:`~cevns_fit.tables.Histogram`) over one to three axes, read from a
+file and converted on load into counts per table bin per kg per live day (the model file states
+its units: counts as measured at the model's exposure, per GW·hr of beam, or per kg·day). A table
+is a piecewise-constant density on its own bins, so any analysis binning integrates it exactly.
+Along an analysis axis the table lacks, the background has a :data:`~cevns_fit.axes.Shape`
+(flat, the neutrinos' prompt/delayed timing, a recoil-type PSD table, or a 1-D/2-D table).
+
+Kinds (what the background is; they set defaults, nothing else):
 
 * ``steady_state`` -- cosmic and radioactive, present with and without beam. At a pulsed
-  source only the fraction of live time inside the beam window counts (``duty_factor``, e.g.
-  60 Hz × 12 µs = 7.2e-4 for COHERENT CsI 2017), unless the rate was measured in an equivalent
-  window (beam-off or anticoincidence data), in which case it is already "in window".
-* ``beam`` -- beam-related (prompt) neutrons: shape and normalisation, scaling with beam exposure.
+  source only the fraction of live time inside the beam window counts (``duty_factor``: the
+  source's repetition rate × the analysis time window), unless the rate was measured in an
+  equivalent window (beam-off or anticoincidence data, ``file_units = "counts"``). Flat in time.
+* ``beam`` -- beam-related (prompt) neutrons: scale with beam exposure; prompt in time.
+* ``neutrino_induced`` -- neutrino-induced neutrons: prompt/delayed like the neutrinos.
 * ``tabulated`` -- any other component given as a table.
 
-A background either has a normalisation uncertainty (``norm_uncertainty``, a normsys in the
-likelihood) or is ``constrained_by`` a control measurement (a free normfactor shared with a
-control channel whose expected counts are ``control_ratio`` times the signal-window counts).
+Normalisation: ``norm_uncertainty`` (a normsys: ``linear`` 1 ± σ for σ < 1, or ``lognormal``
+factors (1 + σ)^±1 that stay positive for any σ, the default from σ = 1 on), or
+``constrained_by`` a control measurement (a free normfactor shared with a control channel whose
+expected counts are ``control_ratio`` times the signal-window counts summed over time),
+optionally one free normalisation per energy bin (``free_per_energy_bin``: the bin-by-bin
+on − off subtraction of a measured background). ``target_events`` rescales the background to N
+events at the model's exposure in the analysis window. ``systematics`` holds ±1σ tables of the
+same layout (histosys).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from cevns_fit.axes import PSDAxis, Shape, TimeAxis, flat_probabilities
 from cevns_fit.errors import InputError
+from cevns_fit.tables import Histogram
 
-__all__ = ["Background", "flat_density", "histogram_density", "read_histogram_table"]
+__all__ = [
+    "Background",
+    "BACKGROUND_KINDS",
+    "NORM_MODELS",
+    "norm_factors",
+    "default_time_shape",
+]
 
-BACKGROUND_KINDS = ("steady_state", "beam", "tabulated")
+BACKGROUND_KINDS = ("steady_state", "beam", "neutrino_induced", "tabulated")
+NORM_MODELS = ("linear", "lognormal")
+
+
+def norm_factors(sigma: float, model: str) -> tuple[float, float]:
+    """(down, up) normalisation factors at ∓1σ: linear 1 ∓ σ (σ < 1), or lognormal
+    1/(1 + σ), 1 + σ, which pyhf's normsys (code 4, exponential beyond ±1σ) keeps positive for
+    every α and any σ."""
+    if model == "lognormal":
+        return 1.0 / (1.0 + sigma), 1.0 + sigma
+    if not 0 <= sigma < 1:
+        raise InputError(f"a linear normalisation uncertainty must be in [0, 1), got {sigma:g}")
+    return 1.0 - sigma, 1.0 + sigma
+
+
+def default_time_shape(kind: str) -> str:
+    """The arrival-time shape of a background kind when its table has no time column."""
+    return {"beam": "prompt", "neutrino_induced": "prompt"}.get(kind, "flat")
 
 
 @dataclass(frozen=True)
 class Background:
-    """A background density in the observable: ``density`` (counts / unit / kg / live day) on
-    the piecewise-constant bins ``edges``; ``edges=None`` means flat over every observable value."""
+    """A background: ``flat_rate`` (counts / observable unit / kg / live day, flat in energy)
+    or ``table`` (counts per table bin per kg per live day), with shapes along the analysis
+    axes the table lacks and its normalisation model (module docstring)."""
 
     name: str
     kind: str
-    density: np.ndarray
-    edges: np.ndarray | None = None
+    flat_rate: float | None = None
+    table: Histogram | None = None
+    time_shape: Shape = "flat"
+    psd_shape: Shape = "flat"
+    time_window_us: tuple[float, float] | None = None
     norm_uncertainty: float = 0.0
+    norm_model: str = "linear"
     constrained_by: str | None = None
     control_ratio: float = 1.0
+    free_per_energy_bin: bool = False
     apply_efficiency: bool = True
+    target_events: float | None = None
+    systematics: dict[str, tuple[Histogram, Histogram]] = field(default_factory=dict)
     note: str = ""
 
-    def counts_per_kg_day(self, obs_edges: np.ndarray) -> np.ndarray:
-        """Expected counts per kg per live day in each bin of ``obs_edges`` (before efficiency)."""
-        obs_edges = np.asarray(obs_edges, dtype=float)
-        if self.edges is None:
-            return float(self.density[0]) * np.diff(obs_edges)
-        # Integrate the piecewise-constant density exactly: interpolate its cumulative integral.
-        cumulative = np.concatenate([[0.0], np.cumsum(self.density * np.diff(self.edges))])
-        return np.diff(np.interp(obs_edges, self.edges, cumulative))
+    @property
+    def density(self) -> np.ndarray:
+        """Flat backgrounds: the rate per observable unit per kg per day, as a 1-element array."""
+        if self.flat_rate is None:
+            raise AttributeError(f"background {self.name!r} is tabulated, not flat")
+        return np.array([self.flat_rate])
+
+    @property
+    def norm_sys(self) -> tuple[float, float] | None:
+        """(down, up) normalisation factors, or None without a normalisation uncertainty."""
+        if self.norm_uncertainty <= 0 or self.constrained_by:
+            return None
+        return norm_factors(self.norm_uncertainty, self.norm_model)
 
     def scaled(self, factor: float) -> Background:
-        return replace(self, density=self.density * factor)
+        if self.flat_rate is not None:
+            return replace(self, flat_rate=self.flat_rate * factor)
+        return replace(
+            self,
+            table=self.table.scaled(factor),
+            systematics={
+                k: (lo.scaled(factor), hi.scaled(factor))
+                for k, (lo, hi) in self.systematics.items()
+            },
+            target_events=None if self.target_events is None else self.target_events * factor,
+        )
+
+    def with_table(self, table: Histogram) -> Background:
+        return replace(self, table=table, systematics={})
+
+    # ---- binning ------------------------------------------------------------------------------
+    def fine_energy_counts(
+        self,
+        fine_edges: np.ndarray,
+        *,
+        time_axis: TimeAxis | None,
+        psd_axis: PSDAxis | None,
+    ) -> np.ndarray:
+        """Counts per kg per live day on fine energy bins, before any efficiency: shape
+        (n_fine, [n_time if the table has a time column and the analysis a time axis],
+        [n_psd likewise])."""
+        fine_edges = np.asarray(fine_edges, dtype=float)
+        if self.table is None:
+            return self.flat_rate * np.diff(fine_edges)
+        target = {"energy": fine_edges}
+        order = ["energy"]
+        if self.table.has("time"):
+            if time_axis is not None and self.time_shape == "table":
+                target["time"] = time_axis.edges_us
+                order.append("time")
+            elif time_axis is not None:  # averaged over the analysis window, then re-shaped
+                target["time"] = time_axis.edges_us[[0, -1]]
+            elif self.time_window_us is not None:
+                target["time"] = np.asarray(self.time_window_us, dtype=float)
+            else:
+                target["time"] = self.table.edges_of("time")[[0, -1]]
+        if self.table.has("psd"):
+            if psd_axis is None:
+                target["psd"] = self.table.edges_of("psd")[[0, -1]]
+            elif self.psd_shape == "table":
+                target["psd"] = psd_axis.edges
+                order.append("psd")
+            else:
+                target["psd"] = psd_axis.edges[[0, -1]]
+        return self.table.on_bins(target, tuple(order))
+
+    def spread(
+        self,
+        energy_counts: np.ndarray,
+        analysis_edges: np.ndarray,
+        *,
+        time_axis: TimeAxis | None,
+        psd_axis: PSDAxis | None,
+        source_timing=None,
+    ) -> np.ndarray:
+        """Complete an (n_energy[, n_time][, n_psd]) array from :meth:`fine_energy_counts`
+        (rebinned to the analysis energy bins) to every analysis axis with this background's
+        shapes; the timing efficiency acts only if ``apply_efficiency``."""
+        out = np.asarray(energy_counts, dtype=float)
+        has_time = self.table is not None and self.table.has("time") and self.time_shape == "table"
+        has_psd = self.table is not None and self.table.has("psd") and self.psd_shape == "table"
+        if time_axis is not None:
+            eff = time_axis.efficiency() if self.apply_efficiency else np.ones(time_axis.n_bins)
+            if has_time:
+                probs = eff
+            elif isinstance(self.time_shape, Histogram):
+                probs = TimeAxis(
+                    time_axis.edges_us, signal_pdfs={"x": self.time_shape}
+                ).probabilities("x")
+                probs = probs * eff
+            elif self.time_shape in ("prompt", "delayed"):
+                ta = TimeAxis(time_axis.edges_us, time_axis.t0_us, time_axis.signal_pdfs)
+                probs = ta.probabilities(self.time_shape, source_timing) * eff
+            else:
+                probs = flat_probabilities(time_axis.edges_us) * eff
+            if has_time:  # the table's own time bins: only the timing efficiency acts
+                out = out * probs.reshape((1, -1) + (1,) * (out.ndim - 2))
+            else:
+                out = out[:, None, ...] * probs.reshape((1, -1) + (1,) * (out.ndim - 1))
+        if psd_axis is not None and not has_psd:
+            if isinstance(self.psd_shape, Histogram):
+                matrix = psd_axis.matrix(self.psd_shape, analysis_edges)
+            elif self.psd_shape in ("nuclear", "electron"):
+                matrix = psd_axis.matrix(psd_axis.table(self.psd_shape), analysis_edges)
+            else:
+                matrix = np.tile(flat_probabilities(psd_axis.edges), (len(analysis_edges) - 1, 1))
+            if out.ndim == 1:
+                out = out[:, None] * matrix
+            else:
+                out = out[..., None] * matrix[:, None, :]
+        return out
 
     def to_dict(self) -> dict:
+        def shape(s):
+            return s if isinstance(s, str) else s.source
+
         return {
             "name": self.name,
             "kind": self.kind,
+            "flat": self.flat_rate is not None,
+            "table": None if self.table is None else self.table.source,
+            "table_axes": None if self.table is None else list(self.table.axes),
+            "time_shape": shape(self.time_shape),
+            "psd_shape": shape(self.psd_shape),
             "norm_uncertainty": self.norm_uncertainty,
+            "norm_model": self.norm_model,
             "constrained_by": self.constrained_by,
             "control_ratio": self.control_ratio,
+            "free_per_energy_bin": self.free_per_energy_bin,
             "apply_efficiency": self.apply_efficiency,
-            "flat": self.edges is None,
+            "target_events": self.target_events,
+            "systematics": sorted(self.systematics),
             "note": self.note,
         }
-
-
-def flat_density(rate_per_unit_kg_day: float) -> np.ndarray:
-    """A flat density (counts per observable unit per kg per day) as a one-element array."""
-    return np.array([float(rate_per_unit_kg_day)])
-
-
-def histogram_density(
-    centres: np.ndarray, counts_per_bin: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges (midpoints between centres, end bins symmetric) and the density counts/width."""
-    centres = np.asarray(centres, dtype=float)
-    if len(centres) == 1:
-        raise InputError("a background table needs at least two bins")
-    mids = 0.5 * (centres[1:] + centres[:-1])
-    edges = np.concatenate([[2 * centres[0] - mids[0]], mids, [2 * centres[-1] - mids[-1]]])
-    return edges, np.asarray(counts_per_bin, dtype=float) / np.diff(edges)
-
-
-def read_histogram_table(
-    path: Path, *, time_max_us: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``(bin centre, counts)`` from a 2-column table or ``(x, t, counts)`` from a
-    3-column table (COHERENT PE × arrival-time data), summing over the time bins whose centre
-    is below ``time_max_us`` (all if None). Comma- or space-separated, '#' comments, an optional
-    text header line. Returns (centres, counts per bin)."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            parts = [p for p in text.replace(",", " ").split()]
-            try:
-                rows.append([float(p) for p in parts])
-            except ValueError:
-                if (
-                    not rows
-                ):  # a header line such as "Photoelectrons (PEs),Arrival time (us),Counts"
-                    continue
-                raise InputError(f"background table {path}, line {lineno}: not numbers") from None
-    if not rows or len({len(r) for r in rows}) != 1 or len(rows[0]) not in (2, 3):
-        raise InputError(
-            f"background table {path}: expected 2 columns (centre, counts) or 3 (x, t, counts)"
-        )
-    table = np.array(rows)
-    if not np.all(np.isfinite(table)) or np.any(table[:, -1] < 0):
-        raise InputError(f"background table {path}: counts must be finite and >= 0")
-    if table.shape[1] == 2:
-        order = np.argsort(table[:, 0])
-        return table[order, 0], table[order, 1]
-    if time_max_us is not None:
-        table = table[table[:, 1] < time_max_us]
-    centres, inverse = np.unique(table[:, 0], return_inverse=True)
-    return centres, np.bincount(inverse, weights=table[:, 2], minlength=len(centres))

@@ -38,13 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cevns_fit.backgrounds import (
-    BACKGROUND_KINDS,
-    Background,
-    flat_density,
-    histogram_density,
-    read_histogram_table,
-)
+from cevns_fit.axes import PSDAxis, TimeAxis
+from cevns_fit.backgrounds import Background
 from cevns_fit.config import ConfigTable
 from cevns_fit.constants import DAYS_PER_YEAR, MEV_PER_JOULE
 from cevns_fit.efficiency import (
@@ -75,6 +70,14 @@ from cevns_fit.resolution import (
     PoissonPEResolution,
     ResolutionModel,
     SeedPerovskiteResolution,
+)
+from cevns_fit.sections import (
+    Observation,
+    read_backgrounds,
+    read_edges,
+    read_observations,
+    read_psd_axis,
+    read_time_axis,
 )
 from cevns_fit.sources import Source, load_source
 from cevns_fit.targets import Target, make_target
@@ -151,6 +154,18 @@ class DetectorModel:
     notes: tuple[str, ...] = ()
     source_path: Path | None = None
     overrides: Mapping[str, float] = field(default_factory=dict)
+    time_axis: TimeAxis | None = None
+    psd_axis: PSDAxis | None = None
+    observations: tuple[Observation, ...] = ()
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        """The binned axes of the analysis, in template order: energy[, time][, psd]."""
+        return (
+            ("energy",)
+            + (("time",) if self.time_axis is not None else ())
+            + (("psd",) if self.psd_axis is not None else ())
+        )
 
     # ---- bookkeeping -------------------------------------------------------------------------
     @property
@@ -301,6 +316,10 @@ class DetectorModel:
             "efficiency": self.efficiency.to_dict(),
             "backgrounds": [b.to_dict() for b in self.backgrounds],
             "form_factor": self.form_factor,
+            "axes": list(self.axis_names),
+            "time_axis": None if self.time_axis is None else self.time_axis.to_dict(),
+            "psd_axis": None if self.psd_axis is None else self.psd_axis.to_dict(),
+            "observations": [o.to_dict() for o in self.observations],
             "overrides": dict(self.overrides),
             "notes": list(self.notes),
         }
@@ -357,6 +376,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
             "efficiency",
             "analysis",
             "backgrounds",
+            "observations",
         )
     )
     name = top.string("name", path.stem)
@@ -364,6 +384,10 @@ def load_detector_model(path: str | Path) -> DetectorModel:
     source, source_path = _read_source(top.table("source"))
     analysis = top.table("analysis")
     observable, gain, edges, form_factor, fine, n_true = _read_analysis(analysis)
+    time_t, psd_t = analysis.optional_table("time"), analysis.optional_table("psd")
+    time_axis = None if time_t is None else read_time_axis(time_t)
+    psd_axis = None if psd_t is None else read_psd_axis(psd_t)
+    channel = analysis.string("channel", "signal")
     n_sensors, sensor_mass, channels_per_sensor, mass, live_yr, gwhr = _read_array(
         top.table("array"), source
     )
@@ -371,7 +395,16 @@ def load_detector_model(path: str | Path) -> DetectorModel:
     resolution = _read_resolution(top.table("resolution"), observable)
     efficiency, thr_sigma = _read_efficiency(top.table("efficiency"))
     cost = _read_cost(top.optional_table("cost"))
-    backgrounds = _read_backgrounds(top, source, mass, live_yr)
+    backgrounds = read_backgrounds(
+        top,
+        source,
+        mass,
+        live_yr,
+        time_axis=time_axis,
+        psd_axis=psd_axis,
+        main_channel=channel,
+    )
+    observations = read_observations(top)
     notes = data.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise InputError(f"{top.where('notes')}: must be a list of strings")
@@ -395,13 +428,16 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         gain=gain,
         bin_edges=edges,
         form_factor=form_factor,
-        channel=analysis.string("channel", "signal"),
+        channel=channel,
         backgrounds=backgrounds,
         fine_bins_per_bin=fine,
         n_true_bins=n_true,
         beam_exposure_GWhr=gwhr,
         notes=tuple(notes),
         source_path=source_path,
+        time_axis=time_axis,
+        psd_axis=psd_axis,
+        observations=observations,
     )
 
 
@@ -673,6 +709,8 @@ def _read_analysis(t: ConfigTable) -> tuple[str, float, np.ndarray, str, int, in
             "fine_bins_per_bin",
             "true_bins",
             "channel",
+            "time",
+            "psd",
         )
     )
     observable = t.string("observable", allowed=OBSERVABLES)
@@ -681,122 +719,9 @@ def _read_analysis(t: ConfigTable) -> tuple[str, float, np.ndarray, str, int, in
         gain = t.number("light_yield_PE_per_keVee", positive=True)
     elif t.has("light_yield_PE_per_keVee"):
         raise InputError(f"{t.where('light_yield_PE_per_keVee')}: only for observable = 'PE'")
-    if t.has("edges"):
-        if any(t.has(k) for k in ("bin_min", "bin_max", "bin_width")):
-            raise InputError(
-                f"{t.where('edges')}: give edges or bin_min/bin_max/bin_width, not both"
-            )
-        edges = t.numbers("edges", min_length=2, increasing=True)
-    else:
-        lo = t.number("bin_min", nonneg=True)
-        hi = t.number("bin_max", positive=True)
-        width = t.number("bin_width", positive=True)
-        if hi <= lo:
-            raise InputError(f"{t.where('bin_max')} = {hi}: must be > bin_min = {lo}")
-        n = round((hi - lo) / width)
-        if n < 1 or not math.isclose(n * width, hi - lo, rel_tol=1e-9):
-            raise InputError(f"{t.where('bin_width')} = {width}: must divide bin_max - bin_min")
-        edges = np.linspace(lo, hi, n + 1)
-    if edges[0] < 0:
-        raise InputError(f"{t.where('edges')}: the observable cannot be negative")
+    edges = read_edges(t)
     form_factor = t.string("form_factor", "helm", allowed=FORM_FACTORS)
     # Poisson PE counts are integers: sub-dividing a 1-PE bin adds nothing.
     fine = t.integer("fine_bins_per_bin", 1 if observable == "PE" else 4)
     n_true = t.integer("true_bins", 300, minimum=50)
     return observable, gain, edges, form_factor, fine, n_true
-
-
-def _read_backgrounds(
-    top: ConfigTable, source: Source, mass_kg: float, live_yr: float
-) -> tuple[Background, ...]:
-    raw = top.data.get("backgrounds", [])
-    if not isinstance(raw, list) or not all(isinstance(b, dict) for b in raw):
-        raise InputError(
-            f"{top.where('backgrounds')}: must be an array of tables ([[backgrounds]])"
-        )
-    out, names = [], set()
-    live_days = live_yr * DAYS_PER_YEAR
-    for i, entry in enumerate(raw):
-        t = ConfigTable(top.path, entry, f"backgrounds[{i}].")
-        t.allow(
-            (
-                "name",
-                "kind",
-                "rate_per_kg_day",
-                "file",
-                "file_units",
-                "time_max_us",
-                "duty_factor",
-                "norm_uncertainty",
-                "constrained_by",
-                "control_ratio",
-                "apply_efficiency",
-                "note",
-            )
-        )
-        name = t.string("name")
-        if name in names or name == "cevns":
-            raise InputError(
-                f"{t.where('name')} = {name!r}: background names must be unique and not 'cevns'"
-            )
-        names.add(name)
-        kind = t.string("kind", allowed=BACKGROUND_KINDS)
-        if t.has("rate_per_kg_day") == t.has("file"):
-            raise InputError(
-                f"{t.where('rate_per_kg_day')}: give exactly one of rate_per_kg_day "
-                "(flat, counts per observable unit per kg per day) and file"
-            )
-        edges = None
-        if t.has("rate_per_kg_day"):
-            density = flat_density(t.number("rate_per_kg_day", nonneg=True))
-        else:
-            fpath = t.file("file")
-            units = t.string("file_units", allowed=("counts", "per_GWhr", "per_kg_day"))
-            t_max = t.number("time_max_us", positive=True) if t.has("time_max_us") else None
-            centres, values = read_histogram_table(fpath, time_max_us=t_max)
-            if len(centres) < 2:
-                raise InputError(f"{t.where('file')}: {fpath.name} needs at least two bins")
-            edges, density = histogram_density(centres, values)
-            if units == "counts":
-                # Measured counts at this model's exposure (e.g. beam-on anticoincidence data).
-                density = density / (mass_kg * live_days)
-            elif units == "per_GWhr":
-                power = source.parameters.get("power_MW")
-                if power is None:
-                    raise InputError(
-                        f"{t.where('file_units')} = 'per_GWhr': the source has no power_MW"
-                    )
-                gwhr_per_day = power * 1e-3 * HOURS_PER_DAY
-                density = density * gwhr_per_day / mass_kg
-        duty = 1.0
-        if t.has("duty_factor"):
-            if t.data["duty_factor"] == "source":
-                if source.duty_factor is None:
-                    raise InputError(
-                        f"{t.where('duty_factor')} = 'source': the source has no "
-                        "timing window; give a number"
-                    )
-                duty = source.duty_factor
-            else:
-                duty = t.number("duty_factor", positive=True, maximum=1.0)
-        if t.has("norm_uncertainty") and t.has("constrained_by"):
-            raise InputError(
-                f"{t.where('constrained_by')}: give norm_uncertainty or constrained_by, not both"
-            )
-        constrained = t.string("constrained_by") if t.has("constrained_by") else None
-        out.append(
-            Background(
-                name=name,
-                kind=kind,
-                density=density * duty,
-                edges=edges,
-                norm_uncertainty=t.number(
-                    "norm_uncertainty", 0.0, nonneg=True, maximum=MAX_RELATIVE_SIGMA
-                ),
-                constrained_by=constrained,
-                control_ratio=t.number("control_ratio", 1.0, positive=True),
-                apply_efficiency=t.boolean("apply_efficiency", True),
-                note=t.string("note", ""),
-            )
-        )
-    return tuple(out)

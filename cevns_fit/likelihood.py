@@ -27,6 +27,7 @@ state, and is the only code in the project that touches it.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -110,8 +111,12 @@ def validate_templates(templates: AnalysisTemplates) -> None:
             elif s.norm_factor == SIGNAL_POI:
                 raise InputError(f"{where}: only the signal sample may carry norm_factor 'mu'")
             for par, rel in s.norm_sys.items():
-                if not (np.isfinite(rel) and 0 <= rel < 1):
-                    raise InputError(f"{where} norm_sys {par!r}: relative 1σ must be in [0, 1)")
+                lo, hi = normsys_factors(rel)
+                if not (np.isfinite(lo) and np.isfinite(hi) and lo > 0 and hi > 0):
+                    raise InputError(
+                        f"{where} norm_sys {par!r}: a relative 1σ in [0, 1) or positive "
+                        "(down, up) factors"
+                    )
             for par, (lo, hi) in s.shape_sys.items():
                 _check_array(lo, f"{where} shape_sys {par!r} (down)", n)
                 _check_array(hi, f"{where} shape_sys {par!r} (up)", n)
@@ -123,6 +128,17 @@ def validate_templates(templates: AnalysisTemplates) -> None:
         raise InputError(
             f"analysis templates: no sample named {templates.signal_sample!r} (the signal)"
         )
+
+
+def normsys_factors(value: float | tuple[float, float]) -> tuple[float, float]:
+    """(lo, hi) normsys factors of a ``Sample.norm_sys`` entry: a relative 1σ σ gives 1 ∓ σ;
+    a pair is taken as given (e.g. log-normal factors for σ >= 1)."""
+    if isinstance(value, tuple | list):
+        return float(value[0]), float(value[1])
+    rel = float(value)
+    if not (np.isfinite(rel) and 0 <= rel < 1):
+        return math.nan, math.nan
+    return 1.0 - rel, 1.0 + rel
 
 
 def _histosys_bound(nominal: np.ndarray, down: np.ndarray, up: np.ndarray) -> float:
@@ -165,14 +181,9 @@ def build_workspace(
                 mods.append({"name": s.norm_factor, "type": "normfactor", "data": None})
             if systematics:
                 for par, rel in s.norm_sys.items():
-                    if rel > 0:
-                        mods.append(
-                            {
-                                "name": par,
-                                "type": "normsys",
-                                "data": {"hi": 1.0 + float(rel), "lo": 1.0 - float(rel)},
-                            }
-                        )
+                    lo, hi = normsys_factors(rel)
+                    if (lo, hi) != (1.0, 1.0):
+                        mods.append({"name": par, "type": "normsys", "data": {"hi": hi, "lo": lo}})
                 for par, (lo, hi) in s.shape_sys.items():
                     lo = _check_array(lo, f"sample {s.name!r} shape_sys {par!r}", len(nominal))
                     hi = _check_array(hi, f"sample {s.name!r} shape_sys {par!r}", len(nominal))

@@ -10,9 +10,11 @@ Conventions
   of physics: ``norm_factor`` is a free multiplicative parameter (``"mu"`` for the CEvNS
   signal, e.g. ``"steady_state_norm"`` for a background measured in a control channel);
   ``norm_sys`` maps a parameter name to a relative 1σ normalisation uncertainty (normsys,
-  e.g. ``{"flux": 0.10}``); ``shape_sys`` maps a parameter name to the (down, up) templates
-  rebuilt at ∓1σ/±1σ of that parameter (histosys, e.g. ``"quenching"``, ``"threshold"``,
-  ``"resolution"``); ``stat_error`` is an absolute per-bin template uncertainty (staterror).
+  e.g. ``{"flux": 0.10}``, i.e. factors 1 ∓ σ) or to explicit (down, up) factors (a
+  log-normal (1/(1 + σ), 1 + σ) for σ >= 1); ``shape_sys`` maps a parameter name to the
+  (down, up) templates rebuilt at ∓1σ/±1σ of that parameter (histosys, e.g.
+  ``"quenching"``, ``"threshold"``, ``"resolution"``); ``stat_error`` is an absolute per-bin
+  template uncertainty (staterror).
 * Every count scales linearly with exposure (signal and backgrounds are per kg per unit
   time), so :meth:`AnalysisTemplates.scaled_to` rescales a model without rebuilding it.
   Observed data are never rescaled.
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["Sample", "Channel", "AnalysisTemplates", "SIGNAL_POI"]
+__all__ = ["Sample", "BinAxis", "Channel", "AnalysisTemplates", "SIGNAL_POI"]
 
 SIGNAL_POI = "mu"
 
@@ -36,7 +38,7 @@ class Sample:
     name: str
     counts: np.ndarray
     norm_factor: str | None = None
-    norm_sys: dict[str, float] = field(default_factory=dict)
+    norm_sys: dict[str, float | tuple[float, float]] = field(default_factory=dict)
     shape_sys: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     stat_error: np.ndarray | None = None
 
@@ -55,14 +57,57 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class BinAxis:
+    """One binned axis of a channel: ``name`` ("energy", "time", "psd"), ``edges`` and a
+    human ``label`` with its unit (e.g. "PE", "arrival time (µs)", "F90")."""
+
+    name: str
+    edges: np.ndarray
+    label: str
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.edges) - 1
+
+
+@dataclass(frozen=True)
 class Channel:
-    """A binned observable (keVee, PE, or a flattened PE × time grid) and its samples."""
+    """A binned observable and its samples.
+
+    One axis: ``bin_edges`` are its edges. Several axes (energy × time × psd): ``axes`` lists
+    them, every count array is the grid flattened energy-major (C order) and ``bin_edges`` is
+    the flat bin index 0..n. :meth:`project` sums a flattened array onto one axis."""
 
     name: str
     bin_edges: np.ndarray
     observable: str
     samples: tuple[Sample, ...]
     data: np.ndarray | None = None
+    axes: tuple[BinAxis, ...] = ()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if self.axes:
+            return tuple(a.n_bins for a in self.axes)
+        return (len(self.bin_edges) - 1,)
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.axes) if self.axes else ("energy",)
+
+    def axis(self, name: str) -> BinAxis:
+        if not self.axes and name == "energy":
+            return BinAxis("energy", self.bin_edges, self.observable)
+        for a in self.axes:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def project(self, values: np.ndarray, axis: str) -> np.ndarray:
+        """A flattened per-bin array summed over every axis but ``axis``."""
+        grid = np.asarray(values, dtype=float).reshape(self.shape)
+        k = self.axis_names.index(axis)
+        return grid.sum(axis=tuple(i for i in range(grid.ndim) if i != k))
 
     @property
     def n_bins(self) -> int:
@@ -83,6 +128,47 @@ class AnalysisTemplates:
     exposure_kg_yr: float
     signal_sample: str = "cevns"
     notes: tuple[str, ...] = ()
+
+    def projected(self, axis: str) -> AnalysisTemplates:
+        """The same analysis with every channel summed onto ``axis`` (templates, variations and
+        data alike), e.g. the energy-only analysis of an energy × time model. Channels without
+        that axis are kept as they are."""
+        channels = []
+        for ch in self.channels:
+            if len(ch.axis_names) == 1 or axis not in ch.axis_names:
+                channels.append(ch)
+                continue
+
+            def p(values, _ch=ch):
+                return None if values is None else _ch.project(values, axis)
+
+            samples = tuple(
+                replace(
+                    s,
+                    counts=p(s.counts),
+                    shape_sys={k: (p(lo), p(hi)) for k, (lo, hi) in s.shape_sys.items()},
+                    stat_error=None
+                    if s.stat_error is None
+                    else np.sqrt(p(np.asarray(s.stat_error) ** 2)),
+                )
+                for s in ch.samples
+            )
+            a = ch.axis(axis)
+            channels.append(
+                replace(
+                    ch,
+                    bin_edges=a.edges,
+                    observable=a.label,
+                    samples=samples,
+                    data=p(ch.data),
+                    axes=(),
+                )
+            )
+        return replace(
+            self,
+            channels=tuple(channels),
+            notes=self.notes + (f"projected onto the {axis} axis",),
+        )
 
     def scaled_to(self, exposure_kg_yr: float) -> AnalysisTemplates:
         """The same analysis at another exposure: all expected counts scale linearly."""
@@ -122,34 +208,28 @@ class AnalysisTemplates:
 # ================================================================================================
 # Template builders: detector model -> expected counts per bin (nominal and ±1σ variations).
 #
-# The chain, per flux component c (rates.py gives dR_c/dE_R per kg per day per keVnr):
-#   1. integrate dR_c/dE_R over fine true-recoil bins (log-spaced up to the largest recoil the
-#      source can give; Simpson's rule per bin)                     -> r_c   (n_true,)
-#   2. response matrix M (n_true, n_bins): probability that a recoil in true bin i is recorded
-#      in analysis bin j, = quenching -> smearing -> efficiency -> rebinning, built once per
-#      model (and once per quenching/threshold/resolution variation)
-#   3. counts_c = r_c @ M × (kg·days of exposure).
-# Smearing is exact for a recoil spread uniformly over its true bin: for Gaussian resolution
-# the probability to land below x is [Ψ(x − u0) − Ψ(x − u1)] / (u1 − u0), u0, u1 the bin's
-# observable edges and Ψ(t) = σ [z Φ(z) + φ(z)], z = t/σ, the integral of the normal CDF; with
-# σ = 0 this is the exact linear overlap, so zero resolution leaves a spectrum unsmeared.
-# Poisson PE counting averages Poisson CDFs over 8 points per true bin; a bin [a, b) holds the
-# integer counts a..b−1 (COHERENT's 1-PE bins [n − 1, n), acceptance at the centre n − 0.5, so
-# the analysis region 6 ≤ PE < 30 holds 6..29 photo-electrons).
+# CEvNS per flux component: true-recoil rates (rates.py) through the response matrix
+# (response.py) give an energy template E_c; with a time axis it is spread by the component's
+# arrival-time probabilities T_c (axes.py: the source's pulse model shifted by t0, or the
+# model's tabulated PDFs) and with a PSD axis by the nuclear-recoil P(psd | energy bin):
+# counts_c[e, t, p] = E_c[e] T_c[t] P[e, p]. Backgrounds come from their tables or flat rates
+# (backgrounds.py). Channels are flattened energy-major for pyhf.
 # ================================================================================================
 
 import math  # noqa: E402  (builders below the interface dataclasses, see the note above)
 
-from scipy.special import ndtr, pdtr  # noqa: E402
-
 from cevns_fit.constants import DAYS_PER_YEAR  # noqa: E402
-from cevns_fit.cross_section import recoil_max_keVnr  # noqa: E402
 from cevns_fit.detector import DetectorModel  # noqa: E402
-from cevns_fit.efficiency import EfficiencyModel, StepEfficiency  # noqa: E402
 from cevns_fit.errors import InputError  # noqa: E402
-from cevns_fit.quenching import QuenchingModel, electron_equivalent_keVee  # noqa: E402
-from cevns_fit.rates import differential_rate  # noqa: E402
-from cevns_fit.resolution import ResolutionModel  # noqa: E402
+from cevns_fit.response import (  # noqa: E402
+    fine_edges,
+    rebin,
+    recoil_counts_per_kg_day,
+    response_matrix,
+    response_variations,
+    true_recoil_edges_keVnr,
+    variation_settings,
+)
 
 __all__ += [
     "SignalTemplate",
@@ -160,12 +240,11 @@ __all__ += [
     "signal_templates_by_component",
     "background_templates",
     "beam_window_fractions",
+    "axis_spreads",
     "build_templates",
 ]
 
-_POISSON_SUBPOINTS = 8
-# True-recoil grid: from 1e-4 of the largest recoil (nothing below can reach any threshold).
-_TRUE_RANGE_DECADES = 4.0
+_AXIS_LABELS = {"time": "arrival time (µs)"}
 
 
 @dataclass(frozen=True)
@@ -192,156 +271,6 @@ class SignalTemplate:
             "variations": {k: {"down": lo, "up": hi} for k, (lo, hi) in self.variations.items()},
             "exposure_kg_yr": self.exposure_kg_yr,
         }
-
-
-def true_recoil_edges_keVnr(model: DetectorModel) -> np.ndarray:
-    """Log-spaced true nuclear-recoil bin edges (keVnr) up to the largest recoil of any isotope
-    from the highest neutrino energy of the source (E_R^max = 2E²/(M + 2E))."""
-    enu_max = max(float(np.max(c.enu_MeV)) for c in model.source.components)
-    e_max = float(np.max(recoil_max_keVnr(enu_max, model.target.mass_GeV)))
-    return np.geomspace(e_max * 10.0**-_TRUE_RANGE_DECADES, e_max, model.n_true_bins + 1)
-
-
-def recoil_counts_per_kg_day(
-    model: DetectorModel, true_edges_keVnr: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Recoils per kg per live day in each true bin, per flux component (Simpson's rule)."""
-    edges = np.asarray(true_edges_keVnr, dtype=float)
-    mids = 0.5 * (edges[1:] + edges[:-1])
-    points = np.concatenate([edges, mids])
-    rates = differential_rate(points, model.target, model.source, form_factor=model.form_factor)
-    n = len(edges)
-    out = {}
-    for name, r in rates.items():
-        at_edges, at_mids = r[:n], r[n:]
-        out[name] = np.diff(edges) * (at_edges[:-1] + 4.0 * at_mids + at_edges[1:]) / 6.0
-    return out
-
-
-def _fine_edges(
-    edges: np.ndarray, n_fine: int, extra: tuple[float, ...] = ()
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each analysis bin split in ``n_fine`` equal parts, plus ``extra`` edges (a step
-    threshold, so a hard cut is exact wherever it falls). Returns (fine edges, index of each
-    analysis edge in them)."""
-    sub = np.linspace(0.0, 1.0, n_fine + 1)[:-1]
-    fine = (edges[:-1, None] + np.diff(edges)[:, None] * sub[None, :]).ravel()
-    inside = [x for x in extra if edges[0] < x < edges[-1]]
-    fine = np.unique(np.concatenate([fine, [edges[-1]], inside]))
-    return fine, np.searchsorted(fine, edges)
-
-
-def _rebin(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Sum fine bins (last axis) into the analysis bins whose edges sit at ``index``."""
-    cumulative = np.concatenate(
-        [np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1
-    )
-    return np.diff(cumulative[..., index], axis=-1)
-
-
-def _step_edges(efficiency: EfficiencyModel) -> tuple[float, ...]:
-    return (efficiency.threshold,) if isinstance(efficiency, StepEfficiency) else ()
-
-
-def _normal_cdf_integral(t: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Ψ(t) = ∫_{-∞}^t Φ(s/σ) ds = σ [z Φ(z) + φ(z)], z = t/σ; max(t, 0) for σ = 0."""
-    safe = np.where(sigma > 0, sigma, 1.0)
-    z = t / safe
-    psi = safe * (z * ndtr(z) + np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi))
-    return np.where(sigma > 0, psi, np.maximum(t, 0.0))
-
-
-def _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges) -> np.ndarray:
-    """P(recorded value < edge) for a true value uniform on [u0, u1] smeared by N(0, σ)."""
-    t0 = obs_edges[None, :] - u0[:, None]
-    t1 = obs_edges[None, :] - u1[:, None]
-    s = sigma[:, None]
-    return (_normal_cdf_integral(t0, s) - _normal_cdf_integral(t1, s)) / (u1 - u0)[:, None]
-
-
-def _smearing_matrix(true_edges, obs_edges, quenching, resolution, gain) -> np.ndarray:
-    """(n_true, n_obs) probabilities of each observable bin for each true bin (no efficiency)."""
-    if resolution.kind == "poisson":
-        widths = np.diff(true_edges)
-        frac = (np.arange(_POISSON_SUBPOINTS) + 0.5) / _POISSON_SUBPOINTS
-        e_sub = true_edges[:-1, None] + widths[:, None] * frac[None, :]
-        mean_pe = gain * electron_equivalent_keVee(quenching, e_sub)
-        # P(N < edge) = P(N <= ceil(edge) − 1): bins are [a, b) in PE.
-        k = np.ceil(obs_edges - 1e-9) - 1.0
-        cdf = np.where(
-            k[None, None, :] >= 0, pdtr(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]), 0.0
-        )
-        # Differences of nearly equal CDFs can round to −1e-16: probabilities are >= 0.
-        return np.clip(np.diff(cdf, axis=-1).mean(axis=1), 0.0, None)
-    u = gain * electron_equivalent_keVee(quenching, true_edges)
-    u0, u1 = u[:-1], u[1:]
-    mid_keVee = 0.5 * (u0 + u1) / gain
-    sigma = gain * resolution.sigma_keVee(mid_keVee)
-    cdf = _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges)
-    return np.clip(np.diff(cdf, axis=1), 0.0, None)
-
-
-def response_matrix(
-    true_edges_keVnr: np.ndarray,
-    model: DetectorModel,
-    *,
-    quenching: QuenchingModel | None = None,
-    resolution: ResolutionModel | None = None,
-    efficiency: EfficiencyModel | None = None,
-    bin_edges: np.ndarray | None = None,
-) -> np.ndarray:
-    """Response matrix (n_true, n_bins): probability that a nuclear recoil uniformly spread
-    over true bin i (keVnr) is recorded in observable bin j (keVee or PE), after quenching,
-    smearing and efficiency. Build it once and reuse it for every flux component; pass
-    ``quenching``/``resolution``/``efficiency`` to build a variation, ``bin_edges`` for other
-    observable bins than the model's. Rows sum to the efficiency-weighted probability of
-    landing inside the bins (1 with unit efficiency and bins covering the smeared spectrum)."""
-    q = model.quenching if quenching is None else quenching
-    res = model.resolution if resolution is None else resolution
-    eff = model.efficiency if efficiency is None else efficiency
-    edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
-    fine, index = _fine_edges(edges, model.fine_bins_per_bin, _step_edges(eff))
-    smear = _smearing_matrix(np.asarray(true_edges_keVnr, dtype=float), fine, q, res, model.gain)
-    smear = smear * eff(0.5 * (fine[1:] + fine[:-1]))[None, :]
-    return _rebin(smear, index)
-
-
-def _variation_settings(model: DetectorModel) -> dict[str, tuple[dict, dict]]:
-    """The (down, up) keyword sets of response_matrix for each parameter with a 1σ."""
-    out: dict[str, tuple[dict, dict]] = {}
-    if model.quenching.has_uncertainty:
-        out["quenching"] = (
-            {"quenching": model.quenching.varied(-1.0)},
-            {"quenching": model.quenching.varied(+1.0)},
-        )
-    lo, hi = model.threshold_sigma
-    if lo > 0 or hi > 0:
-        out["threshold"] = (
-            {"efficiency": model.efficiency.shifted(-lo)},
-            {"efficiency": model.efficiency.shifted(+hi)},
-        )
-    if model.resolution.has_uncertainty:
-        rel = model.resolution.relative_sigma
-        out["resolution"] = (
-            {"resolution": model.resolution.scaled(1.0 - rel)},
-            {"resolution": model.resolution.scaled(1.0 + rel)},
-        )
-    return out
-
-
-def response_variations(
-    model: DetectorModel, true_edges_keVnr: np.ndarray, bin_edges: np.ndarray | None = None
-) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The nominal response matrix and the (down, up) matrices of every varied parameter."""
-    nominal = response_matrix(true_edges_keVnr, model, bin_edges=bin_edges)
-    variations = {
-        name: (
-            response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **down),
-            response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **up),
-        )
-        for name, (down, up) in _variation_settings(model).items()
-    }
-    return nominal, variations
 
 
 def _kg_days(model: DetectorModel, exposure_kg_yr: float | None) -> tuple[float, float]:
@@ -381,43 +310,68 @@ def signal_templates_by_component(
     return out
 
 
+def _discrete(model: DetectorModel) -> bool:
+    return model.resolution.kind == "poisson"
+
+
 def background_templates(
     model: DetectorModel,
     *,
     exposure_kg_yr: float | None = None,
     bin_edges: np.ndarray | None = None,
 ) -> dict[str, tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]]:
-    """Expected background counts per bin, {name: (nominal, {"threshold": (down, up)})}.
+    """Expected background counts per analysis bin on every axis (energy[, time][, psd]),
+    {name: (nominal, {"threshold": (down, up), <table systematics>: (down, up)})}.
 
-    Backgrounds are densities in the observable, so only the efficiency (and its threshold
-    variation) acts on them, evaluated at the fine-bin centres like the signal's."""
-    _, kg_days = _kg_days(model, exposure_kg_yr)
+    Backgrounds are given in the observable, so only the efficiency (and its threshold
+    variation) acts on them, on the same fine bins as the signal's. ``target_events``
+    rescales a background to that many events at the model's exposure."""
+    exposure, kg_days = _kg_days(model, exposure_kg_yr)
     edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
-    thr = _variation_settings(model).get("threshold")
+    thr = variation_settings(model).get("threshold")
     efficiencies = {"nominal": model.efficiency}
     if thr is not None:
         efficiencies.update(down=thr[0]["efficiency"], up=thr[1]["efficiency"])
+    axes = {"time_axis": model.time_axis, "psd_axis": model.psd_axis}
 
-    def binned(bkg, eff: EfficiencyModel | None) -> np.ndarray:
-        extra = () if eff is None else _step_edges(eff)
-        fine, index = _fine_edges(edges, model.fine_bins_per_bin, extra)
-        per_fine = bkg.counts_per_kg_day(fine)
+    def binned(bkg, eff) -> np.ndarray:
+        fine, index = fine_edges(
+            edges, eff, n_fine=model.fine_bins_per_bin, discrete=_discrete(model)
+        )
+        per_fine = bkg.fine_energy_counts(fine, **axes)
         if eff is not None:
-            per_fine = per_fine * eff(0.5 * (fine[1:] + fine[:-1]))
-        return kg_days * _rebin(per_fine, index)
+            e = eff(0.5 * (fine[1:] + fine[:-1]))
+            per_fine = per_fine * e.reshape((-1,) + (1,) * (per_fine.ndim - 1))
+        energy = np.moveaxis(rebin(np.moveaxis(per_fine, 0, -1), index), -1, 0)
+        full = bkg.spread(energy, edges, source_timing=model.source.timing, **axes)
+        return kg_days * full
 
     out = {}
     for bkg in model.backgrounds:
-        if not bkg.apply_efficiency:
-            out[bkg.name] = (binned(bkg, None), {})
-            continue
+        nominal_eff = efficiencies["nominal"] if bkg.apply_efficiency else None
+        nominal = binned(bkg, nominal_eff)
         variations = {}
-        if thr is not None:
+        if thr is not None and bkg.apply_efficiency:
             variations["threshold"] = (
                 binned(bkg, efficiencies["down"]),
                 binned(bkg, efficiencies["up"]),
             )
-        out[bkg.name] = (binned(bkg, efficiencies["nominal"]), variations)
+        for name, (down, up) in bkg.systematics.items():
+            variations[name] = (
+                binned(bkg.with_table(down), nominal_eff),
+                binned(bkg.with_table(up), nominal_eff),
+            )
+        if bkg.target_events is not None:
+            at_model = nominal.sum() * model.exposure_kg_yr / exposure
+            if at_model <= 0:
+                raise InputError(
+                    f"{model.path}: background {bkg.name!r} has no events in the analysis "
+                    "range to rescale to target_events"
+                )
+            factor = bkg.target_events / at_model
+            nominal = nominal * factor
+            variations = {k: (lo * factor, hi * factor) for k, (lo, hi) in variations.items()}
+        out[bkg.name] = (nominal, variations)
     return out
 
 
@@ -427,7 +381,8 @@ def beam_window_fractions(model: DetectorModel) -> dict[str, float]:
     A pulsed source with a signal window (e.g. SNS: 6 µs after each pulse) reduces the
     steady-state background by its duty factor; the same window keeps only the neutrinos that
     arrive in it (SNS: all prompt ν_μ, ~93 % of the delayed ν_e, ν̄_μ). Steady sources and
-    components without timing keep everything."""
+    components without timing keep everything. (With a time axis the axis is the window:
+    see :func:`axis_spreads`.)"""
     timing = model.source.timing
     return {
         c.name: 1.0 if timing is None or c.timing is None else timing.window_fraction(c.timing)
@@ -435,112 +390,221 @@ def beam_window_fractions(model: DetectorModel) -> dict[str, float]:
     }
 
 
+def axis_spreads(model: DetectorModel, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Per flux component, the array that spreads its energy template over the other axes:
+    shape (n_energy, [n_time], [n_psd]) — the arrival-time probabilities in each time bin and
+    the nuclear-recoil P(psd | energy bin). Without time and psd axes it is the beam-window
+    fraction, constant in energy."""
+    kept = beam_window_fractions(model)
+    n_e = len(edges) - 1
+    psd = None
+    if model.psd_axis is not None:
+        psd = model.psd_axis.matrix(model.psd_axis.nuclear, edges)
+    out = {}
+    for c in model.source.components:
+        spread = np.ones(n_e)
+        if model.time_axis is not None:
+            t = model.time_axis.probabilities(c.timing, model.source.timing)
+            spread = spread[:, None] * t[None, :]
+        elif model.psd_axis is None:
+            spread = spread * kept[c.name]
+        if psd is not None:
+            spread = spread[..., None] * (psd[:, None, :] if spread.ndim == 2 else psd)
+        out[c.name] = spread
+    return out
+
+
 def _trim_slice(total: np.ndarray) -> slice:
-    """Drop leading and trailing bins with no expected events (they carry no information and
-    give zero-yield bins in the likelihood); interior empty bins are kept."""
+    """Drop leading and trailing energy bins with no expected events (they carry no
+    information and give zero-yield bins in the likelihood); interior empty bins are kept."""
     nonzero = np.flatnonzero(total > 0)
     if nonzero.size == 0:
         return slice(0, len(total))
     return slice(int(nonzero[0]), int(nonzero[-1]) + 1)
 
 
+def _expand(energy: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """An energy template (n_energy,) times its spread over the other axes."""
+    return energy.reshape((-1,) + (1,) * (spread.ndim - 1)) * spread
+
+
 def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -> AnalysisTemplates:
     """The analysis of a detector model as :class:`AnalysisTemplates` (at the model's exposure
     unless ``exposure_kg_yr`` is given).
 
-    Main channel (``model.channel``): sample "cevns" (norm_factor "mu", norm_sys {"flux": the
-    source's relative 1σ}, shape_sys "quenching"/"threshold"/"resolution" for those with a
-    1σ) and one sample per background (norm_sys "<name>_norm", or a free norm_factor
-    "<name>_norm" when it is ``constrained_by`` a control measurement; shape_sys "threshold"
-    when the efficiency acts on it). Each control measurement is a channel of that name holding
-    the constrained backgrounds × ``control_ratio``. Leading/trailing bins with no expected
-    events are dropped (a note says so); with nothing expected at all the result keeps every
-    bin, all zero, with a note (legal but empty)."""
+    Main channel (``model.channel``), on the model's axes (energy[, time][, psd], flattened
+    energy-major): sample "cevns" (norm_factor "mu", norm_sys {"flux": the source's relative
+    1σ}, shape_sys "quenching"/"threshold"/"resolution" for those with a 1σ) and one sample
+    per background (norm_sys "<name>_norm"; or, ``constrained_by`` a control measurement, a
+    free norm_factor "<name>_norm" — one per energy bin, "<name>_bin<i>", with
+    ``free_per_energy_bin`` — shared with a control channel of that name, which holds the
+    constrained backgrounds × ``control_ratio`` summed over time; shape_sys "threshold" when
+    the efficiency acts on it, and any ±1σ tables). Leading/trailing energy bins with no
+    expected events are dropped (a note says so); with nothing expected at all every bin is
+    kept, all zero, with a note (legal but empty)."""
     exposure, _ = _kg_days(model, exposure_kg_yr)
     components = signal_templates_by_component(model, exposure_kg_yr=exposure)
     names = list(components)
-    kept = beam_window_fractions(model)
-    signal = np.sum([kept[n] * components[n].nominal for n in names], axis=0)
+    spreads = axis_spreads(model, model.bin_edges)
+    signal = sum(_expand(components[n].nominal, spreads[n]) for n in names)
     var_names = list(components[names[0]].variations)
     signal_sys = {
-        k: (
-            np.sum([kept[n] * components[n].variations[k][0] for n in names], axis=0),
-            np.sum([kept[n] * components[n].variations[k][1] for n in names], axis=0),
+        k: tuple(
+            sum(_expand(components[n].variations[k][side], spreads[n]) for n in names)
+            for side in (0, 1)
         )
         for k in var_names
     }
     backgrounds = background_templates(model, exposure_kg_yr=exposure)
 
     total = signal + sum((b[0] for b in backgrounds.values()), np.zeros_like(signal))
-    keep = _trim_slice(total)
+    energy_total = total.reshape(total.shape[0], -1).sum(axis=1)
+    keep = _trim_slice(energy_total)
     notes = [
         f"model {model.name}: {model.target.name}, {model.mass_kg:g} kg, "
         f"{exposure:.6g} kg·yr, threshold {model.threshold:g} {model.observable} "
         f"(≈ {model.threshold_keVnr:.3g} keVnr)"
     ]
-    if any(f < 1.0 for f in kept.values()):
-        window = model.source.timing.window_us
+    if model.time_axis is not None:
+        t = model.time_axis
         notes.append(
-            f"CEvNS counted in the {window:g} µs beam window: "
-            + ", ".join(f"{n} {f:.3f}" for n, f in kept.items())
+            f"arrival time {t.edges_us[0]:g}–{t.edges_us[-1]:g} µs in {t.n_bins} bins "
+            f"(source time zero at {t.t0_us:g} µs)"
         )
+    else:
+        kept = beam_window_fractions(model)
+        if any(f < 1.0 for f in kept.values()):
+            window = model.source.timing.window_us
+            notes.append(
+                f"CEvNS counted in the {window:g} µs beam window: "
+                + ", ".join(f"{n} {f:.3f}" for n, f in kept.items())
+            )
     if not np.any(total > 0):
         notes.append("no events expected in the analysis range (threshold above every recoil?)")
-    elif keep != slice(0, len(total)):
+    elif keep != slice(0, len(energy_total)):
         notes.append(
             f"dropped empty bins outside {model.bin_edges[keep.start]:g}–"
             f"{model.bin_edges[keep.stop]:g} {model.observable}"
         )
     edges = model.bin_edges[keep.start : keep.stop + 1]
+    axes = [BinAxis("energy", edges, model.observable)]
+    if model.time_axis is not None:
+        axes.append(BinAxis("time", model.time_axis.edges_us, _AXIS_LABELS["time"]))
+    if model.psd_axis is not None:
+        axes.append(BinAxis("psd", model.psd_axis.edges, model.psd_axis.name))
 
     def cut(a: np.ndarray) -> np.ndarray:
         return np.asarray(a[keep], dtype=float)
+
+    def flat(a: np.ndarray) -> np.ndarray:
+        return cut(a).ravel()
 
     flux_unc = model.source.flux_uncertainty
     samples = [
         Sample(
             name="cevns",
-            counts=cut(signal),
+            counts=flat(signal),
             norm_factor=SIGNAL_POI,
             norm_sys={"flux": flux_unc} if flux_unc > 0 else {},
-            shape_sys={k: (cut(lo), cut(hi)) for k, (lo, hi) in signal_sys.items()},
+            shape_sys={k: (flat(lo), flat(hi)) for k, (lo, hi) in signal_sys.items()},
         )
     ]
     control: dict[str, list[Sample]] = {}
+
+    def to_control(sample_nd: Sample, ratio: float) -> Sample:
+        """The same background summed over time (a control window has no beam timing)."""
+        if model.time_axis is None:
+            return sample_nd.scaled(ratio)
+        shape = tuple(a.n_bins for a in axes)
+
+        def t_sum(v):
+            return np.asarray(v).reshape(shape).sum(axis=1).ravel() * ratio
+
+        return replace(
+            sample_nd,
+            counts=t_sum(sample_nd.counts),
+            shape_sys={k: (t_sum(lo), t_sum(hi)) for k, (lo, hi) in sample_nd.shape_sys.items()},
+        )
+
     for bkg in model.backgrounds:
         nominal, variations = backgrounds[bkg.name]
         norm_name = f"{bkg.name}_norm"
-        sample = Sample(
-            name=bkg.name,
-            counts=cut(nominal),
-            norm_factor=norm_name if bkg.constrained_by else None,
-            norm_sys={norm_name: bkg.norm_uncertainty}
-            if bkg.norm_uncertainty > 0 and not bkg.constrained_by
-            else {},
-            shape_sys={k: (cut(lo), cut(hi)) for k, (lo, hi) in variations.items()},
-        )
-        samples.append(sample)
-        if bkg.constrained_by:
-            if bkg.constrained_by == model.channel:
-                raise InputError(
-                    f"{model.path}: background {bkg.name!r} constrained_by "
-                    f"{bkg.constrained_by!r}: a control channel needs its own name"
+        norm_sys = {} if bkg.norm_sys is None else {norm_name: bkg.norm_sys}
+        if bkg.norm_model == "linear" and bkg.norm_sys is not None:
+            norm_sys = {norm_name: bkg.norm_uncertainty}
+        parts = [(bkg.name, norm_name if bkg.constrained_by else None, None)]
+        if bkg.free_per_energy_bin:
+            parts = [
+                (f"{bkg.name}_bin{i:02d}", f"{bkg.name}_bin{i:02d}", i)
+                for i in range(len(edges) - 1)
+            ]
+        for sample_name, factor, index in parts:
+            if index is None:
+                counts, var = (
+                    cut(nominal),
+                    {k: (cut(lo), cut(hi)) for k, (lo, hi) in variations.items()},
                 )
-            control.setdefault(bkg.constrained_by, []).append(sample.scaled(bkg.control_ratio))
+            else:
+                mask = np.zeros(len(edges) - 1)
+                mask[index] = 1.0
+
+                def only(a, _m=mask):
+                    return cut(a) * _m.reshape((-1,) + (1,) * (a.ndim - 1))
+
+                counts, var = (
+                    only(nominal),
+                    {k: (only(lo), only(hi)) for k, (lo, hi) in variations.items()},
+                )
+                if counts.sum() <= 0:
+                    notes.append(
+                        f"{bkg.name}: no expected counts in energy bin {index}; its free "
+                        "normalisation is dropped (the background is zero there)"
+                    )
+                    continue
+            sample = Sample(
+                name=sample_name,
+                counts=counts.ravel(),
+                norm_factor=factor,
+                norm_sys=norm_sys if not bkg.constrained_by else {},
+                shape_sys={k: (lo.ravel(), hi.ravel()) for k, (lo, hi) in var.items()},
+            )
+            samples.append(sample)
+            if bkg.constrained_by:
+                control.setdefault(bkg.constrained_by, []).append(
+                    to_control(sample, bkg.control_ratio)
+                )
+    multi = len(axes) > 1
     channels = [
         Channel(
-            name=model.channel, bin_edges=edges, observable=model.observable, samples=tuple(samples)
+            name=model.channel,
+            bin_edges=np.arange(int(np.prod([a.n_bins for a in axes])) + 1.0) if multi else edges,
+            observable=" x ".join(a.label for a in axes) + " (flattened)"
+            if multi
+            else model.observable,
+            samples=tuple(samples),
+            axes=tuple(axes) if multi else (),
         )
     ]
+    control_axes = [a for a in axes if a.name != "time"]
     for name, ctrl_samples in control.items():
+        c_multi = len(control_axes) > 1
         channels.append(
             Channel(
-                name=name, bin_edges=edges, observable=model.observable, samples=tuple(ctrl_samples)
+                name=name,
+                bin_edges=np.arange(int(np.prod([a.n_bins for a in control_axes])) + 1.0)
+                if c_multi
+                else edges,
+                observable=" x ".join(a.label for a in control_axes) + " (flattened)"
+                if c_multi
+                else model.observable,
+                samples=tuple(ctrl_samples),
+                axes=tuple(control_axes) if c_multi else (),
             )
         )
         notes.append(
             f"control channel {name!r} constrains "
-            + ", ".join(s.name for s in ctrl_samples)
-            + " (free normalisation)"
+            + ", ".join(sorted({s.name.rsplit("_bin", 1)[0] for s in ctrl_samples}))
+            + " (free normalisation"
+            + (" per energy bin)" if any("_bin" in s.name for s in ctrl_samples) else ")")
         )
     return AnalysisTemplates(channels=tuple(channels), exposure_kg_yr=exposure, notes=tuple(notes))
