@@ -159,6 +159,16 @@ class DetectorModel:
     observations: tuple[Observation, ...] = ()
 
     @property
+    def axis_edges(self) -> dict[str, np.ndarray]:
+        """Bin edges of every analysis axis (energy in the observable, time in µs, psd)."""
+        out = {"energy": self.bin_edges}
+        if self.time_axis is not None:
+            out["time"] = self.time_axis.edges_us
+        if self.psd_axis is not None:
+            out["psd"] = self.psd_axis.edges
+        return out
+
+    @property
     def axis_names(self) -> tuple[str, ...]:
         """The binned axes of the analysis, in template order: energy[, time][, psd]."""
         return (

@@ -8,6 +8,10 @@ What to use when
   :class:`~cevns_fit.errors.InputError` naming the file, the channel and what is allowed.
 * :func:`data_for_channels` matches spectra to a model's channels (names and bin counts) and
   returns the ``{channel: counts}`` dict that :meth:`AnalysisTemplates.with_data` takes.
+* :func:`observed_counts` gives the observed counts of every channel of a model's templates,
+  from the model's own ``[[observations]]`` or from a file (1-D or N-D, below), summing
+  finer data bins into the model's and refusing bins that do not line up (exit 2 naming both
+  binnings).
 
 File formats
 ------------
@@ -21,6 +25,14 @@ takes the name given by the caller (default ``"data"``)::
     channel,low,high,counts
     beam_on,6,8,41
     beam_on,8,10,52
+
+N-D CSV (energy × time × psd analyses): columns named after the axes, each the bin centre
+(``energy``, ``time``, ``psd``) or its edges (``energy_low``, ``energy_high``, ...), a
+``counts`` column and optionally ``channel``; every channel's rows fill its grid once::
+
+    channel,energy,time,counts
+    beam_on,7,0.25,3
+    beam_on,7,0.75,12
 
 JSON: either ``{"channels": [{"name": ..., "counts": [...], "bin_edges": [...]}, ...]}``
 (``bin_edges`` optional), or the ``observations`` list of a pyhf workspace
@@ -39,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from cevns_fit.errors import InputError
+from cevns_fit.tables import AXIS_NAMES, Histogram, histogram_from_rows
 
 __all__ = [
     "BinnedSpectrum",
@@ -47,6 +60,8 @@ __all__ = [
     "read_spectra_csv",
     "read_spectra_json",
     "data_for_channels",
+    "read_nd_spectra_csv",
+    "observed_counts",
 ]
 
 _COUNT_NAMES = ("counts", "count", "n")
@@ -300,3 +315,131 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path}: is a directory, expected a spectrum file") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file (expected CSV or JSON)") from None
+
+
+def _is_nd_header(header: list[str]) -> bool:
+    return any(h in AXIS_NAMES or h.rpartition("_")[0] in AXIS_NAMES for h in header)
+
+
+def read_nd_spectra_csv(path: str | Path, *, channel: str = "data") -> dict[str, Histogram]:
+    """N-D spectra from a CSV file whose header names the axes (module docstring), keyed by
+    channel name; counts validated as observed event counts."""
+    path = Path(path)
+    text = _read_text(path)
+    rows = [
+        row
+        for row in csv.reader(
+            line for line in text.splitlines() if not line.lstrip().startswith("#")
+        )
+        if row and any(cell.strip() for cell in row)
+    ]
+    if len(rows) < 2:
+        raise InputError(f"{path}: needs a header line and at least one bin")
+    header = [h.strip().lower() for h in rows[0]]
+    i_channel = header.index("channel") if "channel" in header else None
+    columns = [("_" if i == i_channel else h) for i, h in enumerate(header)]
+    per_channel: dict[str, list[list[float]]] = {}
+    for line_no, row in enumerate(rows[1:], start=1):
+        if len(row) != len(header):
+            raise InputError(
+                f"{path}: data row {line_no} has {len(row)} fields, header has {len(header)}"
+            )
+        name = row[i_channel].strip() if i_channel is not None else channel
+        try:
+            values = [0.0 if i == i_channel else float(c) for i, c in enumerate(row)]
+        except ValueError:
+            raise InputError(
+                f"{path}: data row {line_no} holds a field that is not a number"
+            ) from None
+        per_channel.setdefault(name, []).append(values)
+    out = {}
+    for name, values in per_channel.items():
+        source = f"{path}, channel '{name}'"
+        hist = histogram_from_rows(np.array(values), columns, source)
+        validate_counts(hist.values.ravel(), source=source)
+        out[name] = hist
+    return out
+
+
+def _targets(channel, axis_edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Bin edges of a channel's axes; axes of the analysis the channel lacks (a control
+    channel has no time axis) restrict the data to the analysis window."""
+    target = {}
+    for name, edges in axis_edges.items():
+        if name in channel.axis_names:
+            target[name] = np.asarray(channel.axis(name).edges, dtype=float)
+        else:
+            target[name] = np.asarray(edges, dtype=float)[[0, -1]]
+    return target
+
+
+def observed_counts(
+    templates,
+    *,
+    axis_edges: dict[str, np.ndarray],
+    tables: dict[str, Histogram] | None = None,
+    path: str | Path | None = None,
+) -> dict[str, np.ndarray]:
+    """Observed counts per channel of ``templates`` (flattened like the templates).
+
+    From ``tables`` (a model's ``[[observations]]``) or the file ``path`` (JSON or CSV, 1-D or
+    N-D). ``axis_edges`` maps every analysis axis to its full edges (the analysis window of the
+    axes a channel lacks). Data in finer bins are summed into the model's; data bins that
+    straddle a model edge, or a binning that differs, are an InputError naming both."""
+    channel_bins = {ch.name: int(np.prod(ch.shape)) for ch in templates.channels}
+    source = str(path) if path is not None else "the model's observations"
+    if tables is None:
+        path = Path(path)
+        if path.suffix.lower() != ".json":
+            text_header = _first_row(path)
+            if _is_nd_header(text_header):
+                tables = read_nd_spectra_csv(path)
+        if tables is None:
+            spectra = read_spectra(path)
+            data = data_for_channels(spectra, channel_bins, source=source)
+            for ch in templates.channels:
+                edges = spectra.get(ch.name, spectra.get("data")).bin_edges
+                if edges is not None and len(ch.axis_names) == 1:
+                    if len(edges) != len(ch.bin_edges) or not np.allclose(edges, ch.bin_edges):
+                        raise InputError(
+                            f"{source}: channel '{ch.name}' is binned {_short(edges)}, the model "
+                            f"{_short(ch.bin_edges)}"
+                        )
+            return data
+    if len(tables) == 1 and len(channel_bins) == 1 and "data" in tables:
+        tables = {next(iter(channel_bins)): tables["data"]}
+    missing = [c for c in channel_bins if c not in tables]
+    if missing:
+        raise InputError(f"{source}: no data for model channel(s) {missing}; has {sorted(tables)}")
+    extra = [c for c in tables if c not in channel_bins]
+    if extra:
+        raise InputError(
+            f"{source}: channel(s) {extra} are not in the model; its channels are "
+            f"{sorted(channel_bins)}"
+        )
+    out = {}
+    for ch in templates.channels:
+        target = _targets(ch, axis_edges)
+        hist = tables[ch.name]
+        lacking = [a for a in ch.axis_names if not hist.has(a)]
+        if lacking:
+            raise InputError(
+                f"{hist.source}: no {lacking[0]!r} column; channel '{ch.name}' has axes "
+                f"{list(ch.axis_names)}"
+            )
+        out[ch.name] = hist.counts_on_bins(target, ch.axis_names).ravel()
+    return out
+
+
+def _short(edges) -> str:
+    e = np.asarray(edges, dtype=float)
+    if len(e) <= 6:
+        return "[" + ", ".join(f"{x:g}" for x in e) + "]"
+    return f"[{e[0]:g}, {e[1]:g}, ..., {e[-1]:g}] ({len(e) - 1} bins)"
+
+
+def _first_row(path: Path) -> list[str]:
+    for line in _read_text(path).splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return [h.strip().lower() for h in next(csv.reader([line]))]
+    return []

@@ -41,6 +41,7 @@ __all__ = [
     "AXIS_NAMES",
     "Histogram",
     "read_table",
+    "histogram_from_rows",
     "read_matrix",
     "overlap_matrix",
     "edges_from_centres",
@@ -227,8 +228,10 @@ _POSITIONAL = {2: ["energy", "counts"], 3: ["energy", "time", "counts"]}
 def _default_columns(header: list[str] | None, n: int, source: str) -> list[str]:
     """Columns when the model names none: the header's if it names an axis, else by position
     (2 columns: energy, value; 3 columns: energy, time, value)."""
-    if header is not None and len(header) == n and any(
-        h in AXIS_NAMES or h.rpartition("_")[0] in AXIS_NAMES for h in header
+    if (
+        header is not None
+        and len(header) == n
+        and any(h in AXIS_NAMES or h.rpartition("_")[0] in AXIS_NAMES for h in header)
     ):
         return header
     if n in _POSITIONAL:
@@ -277,7 +280,17 @@ def read_table(
             f"{source}: data row {bad + 1} has {len(rows[bad])} columns, "
             f"the model names {len(columns)} ({', '.join(columns)})"
         )
-    table = np.array(rows, dtype=float)
+    return histogram_from_rows(np.array(rows, dtype=float), columns, source, value_range)
+
+
+def histogram_from_rows(
+    table: np.ndarray,
+    columns: list[str],
+    source: str,
+    value_range: tuple[float, float] = (0.0, math.inf),
+) -> Histogram:
+    """A :class:`Histogram` from numeric rows whose columns are named by ``columns`` (module
+    docstring); ``source`` names the input in errors."""
     if not np.all(np.isfinite(table)):
         raise InputError(f"{source}: every entry must be a finite number (NaN/inf found)")
     roles, value_col = _column_roles(list(columns), source)

@@ -1,11 +1,12 @@
 """``cevns-fit fit MODEL --data FILE``: maximum-likelihood fit of measured spectra.
 
 MODEL is a detector model (TOML, e.g. ``models/detectors/coherent_csi_2017.toml``) or a pyhf
-workspace (JSON, e.g. written by ``cevns-fit workspace``). ``--data`` is a spectrum file whose
-channel names match the model's channels (CSV or JSON, formats in :mod:`cevns_fit.spectra`),
-or, for the COHERENT CsI 2017 model, the release directory
-(``models/data/coherent_csi_2017``): then the fit uses energy × arrival time unless
-``--energy-only`` is given. With ``--out PNG`` the post-fit figure is saved.
+workspace (JSON, e.g. written by ``cevns-fit workspace``). Without ``--data`` a detector model
+is fitted to the data it ships (its ``[[observations]]``). ``--data`` is a spectrum file whose
+channel names match the model's channels (CSV or JSON, 1-D or N-D, formats in
+:mod:`cevns_fit.spectra`); its bins must line up with the model's. ``--project AXIS`` fits the
+projection of every channel onto one axis (e.g. ``--project energy``: the energy-only fit of an
+energy × time model). With ``--out PNG`` the post-fit figure is saved.
 
 A fit that does not converge is an error (exit code 3), never a number.
 """
@@ -51,26 +52,36 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--data",
-        required=True,
         metavar="FILE",
-        help="spectrum file (CSV/JSON, channels named as in the model) or the COHERENT release dir",
+        help="spectrum file (CSV/JSON, channels named as in the model); default: the data the "
+        "model ships in its [[observations]]",
     )
     parser.add_argument(
-        "--energy-only",
-        action="store_true",
-        help="COHERENT release: fit the PE spectrum only (default: PE x arrival time)",
+        "--project",
+        metavar="AXIS",
+        choices=("energy", "time", "psd"),
+        help="fit the projection onto one axis (energy, time or psd) of a multi-axis model",
     )
+    parser.add_argument("--energy-only", action="store_true", help="the same as --project energy")
     parser.add_argument("--no-minos", action="store_true", help="skip MINOS on mu")
     parser.add_argument("--out", metavar="PNG", help="save the post-fit figure here")
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 
 
-def _workspace_and_plot_options(model_path: Path, data_path: Path, *, timing: bool):
-    """(workspace dict, plot keyword arguments) for a model file and a data file/directory."""
+def _workspace_and_plot_options(model_path: Path, data_path: Path | None, *, project):
+    """(workspace dict, plot keyword arguments) for a model file and a data file (or the
+    model's own observations)."""
     from cevns_fit import likelihood, spectra
 
     if model_path.suffix.lower() == ".json":
+        if project is not None:
+            raise InputError(
+                f"--project {project}: {model_path} is a pyhf workspace, which has no axes; "
+                "give a detector model"
+            )
+        if data_path is None:
+            raise InputError(f"{model_path}: a pyhf workspace needs --data FILE")
         workspace = _read_workspace(model_path)
         if data_path.is_dir():
             raise InputError(f"{data_path}: a directory; a pyhf workspace needs a spectrum file")
@@ -81,35 +92,37 @@ def _workspace_and_plot_options(model_path: Path, data_path: Path, *, timing: bo
         workspace["observations"] = [{"name": ch, "data": data[ch].tolist()} for ch in bins]
         return workspace, {}
 
-    if data_path.is_dir():
-        from cevns_fit import coherent
-
-        release = coherent.load_release(data_path)
-        templates = coherent.templates_for_model(model_path, release, timing=timing)
-        data = coherent.observed_data(release, timing=timing)
-        pe_edges = templates.channels[1].bin_edges
-        plot = {"edges": {"anticoincidence": pe_edges}, "labels": {"anticoincidence": ("PE",)}}
-        if timing:
-            t_edges = release.arrival_time_edges_us
-            t_edges = t_edges[t_edges <= coherent.T_MAX_us + 1e-9]
-            plot["grids"] = {"beam_on": (pe_edges, t_edges)}
-            plot["labels"]["beam_on"] = ("PE", "arrival time (µs)")
-        else:
-            plot["edges"]["beam_on"] = pe_edges
-            plot["labels"]["beam_on"] = ("PE",)
-        return likelihood.build_workspace(templates, data=data), plot
-
     from cevns_fit.detector import load_detector_model
     from cevns_fit.templates import build_templates
 
-    templates = build_templates(load_detector_model(model_path))
-    bins = {ch.name: ch.n_bins for ch in templates.channels}
-    data = spectra.data_for_channels(spectra.read_spectra(data_path), bins, source=str(data_path))
-    plot = {
-        "edges": {ch.name: ch.bin_edges for ch in templates.channels},
-        "labels": {ch.name: (ch.observable,) for ch in templates.channels},
-    }
-    return likelihood.build_workspace(templates, data=data), plot
+    model = load_detector_model(model_path)
+    if project is not None and (project not in model.axis_names or len(model.axis_names) == 1):
+        raise InputError(
+            f"--project {project}: the model {model_path} has the axes "
+            f"{list(model.axis_names)}; projecting needs a multi-axis model with that axis"
+        )
+    templates = build_templates(model)
+    if data_path is None:
+        if not model.observations:
+            raise InputError(f"{model_path}: the model ships no [[observations]]; give --data FILE")
+        tables = {o.channel: o.table for o in model.observations}
+        data = spectra.observed_counts(templates, axis_edges=model.axis_edges, tables=tables)
+    else:
+        if data_path.is_dir():
+            raise InputError(f"{data_path}: a directory; --data takes a spectrum file (CSV/JSON)")
+        data = spectra.observed_counts(templates, axis_edges=model.axis_edges, path=data_path)
+    templates = templates.with_data(data)
+    if project is not None:
+        templates = templates.projected(project)
+    plot: dict = {"edges": {}, "grids": {}, "labels": {}}
+    for ch in templates.channels:
+        if ch.axes:
+            plot["grids"][ch.name] = tuple(a.edges for a in ch.axes)
+            plot["labels"][ch.name] = tuple(a.label for a in ch.axes)
+        else:
+            plot["edges"][ch.name] = ch.bin_edges
+            plot["labels"][ch.name] = (ch.observable,)
+    return likelihood.build_workspace(templates), plot
 
 
 def _read_workspace(path: Path) -> dict:
@@ -125,18 +138,22 @@ def _read_workspace(path: Path) -> dict:
     return workspace
 
 
-def fit_model_to_data(model_path, data_path, *, timing: bool = True, minos: bool = True):
-    """(FitResult, plot keyword arguments) for a model file and a data file or directory."""
+def fit_model_to_data(
+    model_path, data_path=None, *, project: str | None = None, minos: bool = True
+):
+    """(FitResult, plot keyword arguments) for a model file and a data file (default: the
+    model's own observations), optionally projected onto one axis."""
     from cevns_fit.fit import fit_workspace
     from cevns_fit.likelihood import pyhf_backend
 
-    model_path, data_path = Path(model_path), Path(data_path)
+    model_path = Path(model_path)
+    data_path = None if data_path is None else Path(data_path)
     if not model_path.is_file():
         raise InputError(f"{model_path}: model file not found")
-    if not data_path.exists():
+    if data_path is not None and not data_path.exists():
         raise InputError(f"{data_path}: data file not found")
     with pyhf_backend():
-        workspace, plot = _workspace_and_plot_options(model_path, data_path, timing=timing)
+        workspace, plot = _workspace_and_plot_options(model_path, data_path, project=project)
         result = fit_workspace(workspace, minos=minos)
     return result, plot
 
@@ -148,8 +165,13 @@ def fit_summary(result) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
+    project = args.project
+    if args.energy_only:
+        if project not in (None, "energy"):
+            raise InputError(f"--energy-only and --project {project}: give one of them")
+        project = "energy"
     result, plot = fit_model_to_data(
-        args.model, args.data, timing=not args.energy_only, minos=not args.no_minos
+        args.model, args.data, project=project, minos=not args.no_minos
     )
     if not result.converged:
         raise FitFailedError(f"{args.model} on {args.data}: {result.status}")

@@ -61,7 +61,7 @@ def plot_postfit(
     result,
     *,
     edges: dict[str, np.ndarray] | None = None,
-    grids: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    grids: dict[str, tuple[np.ndarray, ...]] | None = None,
     labels: dict[str, tuple[str, ...]] | None = None,
     group_prefixes: tuple[str, ...] = ("steady_state",),
     title: str | None = None,
@@ -69,8 +69,8 @@ def plot_postfit(
     """Data and stacked post-fit samples with pulls, one column per channel (or projection).
 
     ``edges``: bin edges per channel for the x axis (default: bin index). ``grids``: for a
-    flattened 2-D channel, its (row edges, column edges), flattened row-major; the channel is
-    drawn as its two projections. ``labels``: x-axis labels per channel (one per projection).
+    flattened N-D channel, the edges of each axis (flattened C order); the channel is drawn as
+    one projection per axis. ``labels``: x-axis labels per channel (one per projection).
     """
     edges, grids, labels = edges or {}, grids or {}, labels or {}
     panels = []  # (title, edges, data, stack, xlabel)
@@ -78,13 +78,11 @@ def plot_postfit(
         data = np.asarray(table["data"], dtype=float)
         stack = _grouped(table["postfit"], group_prefixes)
         if channel in grids:
-            row_edges, col_edges = (np.asarray(e, dtype=float) for e in grids[channel])
-            shape = (len(row_edges) - 1, len(col_edges) - 1)
-            names = labels.get(channel, ("row", "column"))
-            for axis, (proj_edges, xlabel) in enumerate(
-                ((row_edges, names[0]), (col_edges, names[-1]))
-            ):
-                summed = 1 - axis  # project onto rows: sum over columns, and vice versa
+            axis_edges = [np.asarray(e, dtype=float) for e in grids[channel]]
+            shape = tuple(len(e) - 1 for e in axis_edges)
+            names = labels.get(channel, tuple(f"axis {i}" for i in range(len(shape))))
+            for axis, (proj_edges, xlabel) in enumerate(zip(axis_edges, names, strict=True)):
+                summed = tuple(i for i in range(len(shape)) if i != axis)
                 panels.append(
                     (
                         f"{channel} ({xlabel.split(' (')[0]} projection)",
