@@ -21,7 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "detectors" / "coherent_csi_2017.toml"
-RELEASE = ROOT / "models" / "data" / "coherent_csi_2017"
 PUBLISHED = {
     "signal_events": 134.0,
     "signal_events_err": 22.0,
@@ -41,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from cevns_fit.cli.fit import fit_model_to_data, fit_summary
 
     results = {}
-    for label, timing in (("energy_only", False), ("energy_x_time", True)):
-        result, plot = fit_model_to_data(MODEL, RELEASE, timing=timing)
+    for label, project in (("energy_only", "energy"), ("energy_x_time", None)):
+        result, plot = fit_model_to_data(MODEL, project=project)
         # The keys of `cevns-fit fit`, without the correlation matrix.
         summary = fit_summary(result)
         results[label] = {k: v for k, v in summary.items() if k != "correlation"}

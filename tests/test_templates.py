@@ -167,38 +167,47 @@ def test_coherent_quenching_variation_matches_the_qf_uncertainty(coherent_templa
     assert 0.12 < 1 - down / nominal < 0.30 and 0.12 < up / nominal - 1 < 0.30
 
 
+def _steady_state(channel):
+    return [s for s in channel.samples if s.name.startswith("steady_state")]
+
+
 def test_coherent_backgrounds_reproduce_the_release(coherent_templates):
     main = coherent_templates.channels[0]
     # Release README: 405 anticoincidence counts in 6 ≤ PE ≤ 30, t < 6 µs.
-    assert main.sample("steady_state").total == pytest.approx(405.0)
-    # Prompt neutrons, computed here directly from the file: Σ pdf × acceptance × GW·hr.
+    assert sum(s.total for s in _steady_state(main)) == pytest.approx(405.0, rel=1e-12, abs=0)
+    # Prompt neutrons, computed here directly from the files: Σ pdf × acceptance × GW·hr ×
+    # the arrival-time fraction inside t < 6 µs.
     pdf = np.loadtxt(RELEASE / "promptPDF.txt", delimiter=",", comments="#")
     sel = (pdf[:, 0] > 6) & (pdf[:, 0] < 30)
     acc = LogisticEfficiency(0.6655, 0.4942, 10.8507)(pdf[sel, 0])
-    expected = float(np.sum(pdf[sel, 1] * acc) * 7.47594)
-    assert main.sample("prompt_neutrons").total == pytest.approx(expected, rel=1e-9)
+    arrival = np.loadtxt(RELEASE / "arrivalTimePDF_promptNeutrons.txt", delimiter=",")
+    in_window = arrival[arrival[:, 0] < 6, 1].sum()
+    expected = float(np.sum(pdf[sel, 1] * acc) * 7.47594) * in_window
+    assert main.sample("prompt_neutrons").total == pytest.approx(expected, rel=1e-9, abs=0)
     assert main.sample("prompt_neutrons").norm_sys == {"prompt_neutrons_norm": 0.25}
 
 
 def test_coherent_steady_state_is_constrained_by_a_control_channel(coherent_templates):
     names = [ch.name for ch in coherent_templates.channels]
     assert names == ["beam_on", "anticoincidence"]
-    on = coherent_templates.channels[0].sample("steady_state")
-    off = coherent_templates.channels[1].sample("steady_state")
-    assert on.norm_factor == off.norm_factor == "steady_state_norm"
-    assert on.norm_sys == {}
-    np.testing.assert_allclose(off.counts, on.counts)
-    cevns = coherent_templates.channels[0].sample("cevns")
+    on, off = coherent_templates.channels
+    # one free normalisation per PE bin, shared by the signal window and the control
+    for s_on, s_off in zip(_steady_state(on), _steady_state(off), strict=True):
+        assert s_on.norm_factor == s_off.norm_factor == s_on.name
+        assert s_on.norm_sys == {}
+        np.testing.assert_allclose(on.project(s_on.counts, "energy"), s_off.counts, rtol=1e-12)
+    cevns = on.sample("cevns")
     assert cevns.norm_factor == "mu" and cevns.norm_sys == {"flux": 0.10}
 
 
 def test_components_add_up_to_the_signal_and_carry_their_timing(coherent, coherent_templates):
-    from cevns_fit.templates import beam_window_fractions
-
     comps = signal_templates_by_component(coherent)
     assert {c.timing for c in comps.values()} == {"prompt", "delayed"}
-    kept = beam_window_fractions(coherent)  # the analysis counts the 6 µs beam window
-    total = sum(kept[n] * c.nominal for n, c in comps.items())
+    # energy ⊗ arrival-time probabilities of each component (release PDFs), flattened PE-major
+    total = sum(
+        np.outer(c.nominal, coherent.time_axis.probabilities(c.timing)).ravel()
+        for c in comps.values()
+    )
     np.testing.assert_allclose(total, coherent_templates.channels[0].sample("cevns").counts)
     for c in comps.values():
         assert set(c.variations) == {"quenching", "threshold"}
