@@ -534,13 +534,7 @@ def _read_quenching(t: ConfigTable, target: Target) -> QuenchingModel:
         k = t.number("k", lindhard_k(Z, t.number("A", mean_A, positive=True)), positive=True)
         return LindhardQuenching(k=k, Z=Z, sigma_k=t.number("sigma_k", 0.0, nonneg=True), note=note)
     if model == "polynomial":
-        t.allow(("model", "coefficients", "relative_sigma", "note"))
-        coeffs = t.numbers("coefficients")
-        if coeffs[0] <= 0:
-            raise InputError(f"{t.where('coefficients')}: the constant term must be > 0")
-        return PolynomialQuenching(
-            tuple(coeffs), t.number("relative_sigma", 0.0, nonneg=True), note=note
-        )
+        return _read_polynomial_quenching(t, note)
     t.allow(
         ("model", "files", "energy_keVnr", "values", "relative_sigma", "use_point_errors", "note")
     )
@@ -567,6 +561,66 @@ def _read_quenching(t: ConfigTable, target: Target) -> QuenchingModel:
     if not t.boolean("use_point_errors", True) or rel > 0:
         table = replace(table, sigma_lo=None, sigma_hi=None)
     return replace(table, relative_sigma=rel, note=note)
+
+
+def _read_polynomial_quenching(t: ConfigTable, note: str) -> PolynomialQuenching:
+    """``coefficients`` (lowest order first, E_nr in keVnr) with either ``relative_sigma`` or
+    ``sigmas`` (1σ per coefficient) and an optional ``correlation`` matrix (symmetric, unit
+    diagonal, positive semi-definite)."""
+    t.allow(("model", "coefficients", "relative_sigma", "sigmas", "correlation", "note"))
+    coeffs = t.numbers("coefficients")
+    if coeffs[0] <= 0:
+        raise InputError(f"{t.where('coefficients')}: the constant term must be > 0")
+    if t.has("relative_sigma") and t.has("sigmas"):
+        raise InputError(
+            f"{t.where('sigmas')}: give relative_sigma (one 1σ on Q) or sigmas (1σ per "
+            "coefficient), not both"
+        )
+    if not t.has("sigmas"):
+        if t.has("correlation"):
+            raise InputError(f"{t.where('correlation')}: needs sigmas (1σ per coefficient)")
+        return PolynomialQuenching(
+            tuple(coeffs), t.number("relative_sigma", 0.0, nonneg=True), note=note
+        )
+    sigmas = t.numbers("sigmas")
+    if len(sigmas) != len(coeffs) or np.any(sigmas < 0):
+        raise InputError(
+            f"{t.where('sigmas')}: one 1σ >= 0 per coefficient ({len(coeffs)} coefficients)"
+        )
+    correlation = None
+    if t.has("correlation"):
+        rho = t.data["correlation"]
+        n = len(coeffs)
+        if (
+            not isinstance(rho, list)
+            or len(rho) != n
+            or not all(
+                isinstance(row, list)
+                and len(row) == n
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in row)
+                for row in rho
+            )
+        ):
+            raise InputError(f"{t.where('correlation')}: must be a {n}×{n} matrix of numbers")
+        rho = np.array(rho, dtype=float)
+        if (
+            not np.all(np.isfinite(rho))
+            or not np.allclose(rho, rho.T, rtol=0, atol=1e-9)
+            or not np.allclose(np.diag(rho), 1.0, rtol=0, atol=1e-9)
+            or np.any(np.abs(rho) > 1.0 + 1e-9)
+        ):
+            raise InputError(
+                f"{t.where('correlation')}: must be symmetric with 1 on the diagonal and "
+                "entries in [-1, 1]"
+            )
+        if np.linalg.eigvalsh(rho)[0] < -1e-9:
+            raise InputError(
+                f"{t.where('correlation')}: not positive semi-definite (not a correlation matrix)"
+            )
+        correlation = tuple(tuple(float(v) for v in row) for row in rho)
+    return PolynomialQuenching(
+        tuple(coeffs), sigmas=tuple(float(v) for v in sigmas), correlation=correlation, note=note
+    )
 
 
 def _read_resolution(t: ConfigTable, observable: str) -> ResolutionModel:

@@ -309,11 +309,9 @@ def response_matrix(
 def _variation_settings(model: DetectorModel) -> dict[str, tuple[dict, dict]]:
     """The (down, up) keyword sets of response_matrix for each parameter with a 1σ."""
     out: dict[str, tuple[dict, dict]] = {}
-    if model.quenching.has_uncertainty:
-        out["quenching"] = (
-            {"quenching": model.quenching.varied(-1.0)},
-            {"quenching": model.quenching.varied(+1.0)},
-        )
+    # One nuisance per independent quenching direction ("quenching", or "quenching_0", ...).
+    for name, (q_down, q_up) in model.quenching.variations().items():
+        out[name] = ({"quenching": q_down}, {"quenching": q_up})
     lo, hi = model.threshold_sigma
     if lo > 0 or hi > 0:
         out["threshold"] = (
