@@ -12,7 +12,8 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
                   live_time_yr  or  beam_exposure_GWhr (π-DAR: live time at the source's power)
     [cost]        material_usd_per_kg, usd_per_channel, note     (always assumptions)
     [quenching]   model = constant | lindhard | polynomial | tabulated, with its 1σ
-    [resolution]  model = seed_perovskite | germanium | gaussian | poisson_pe | none
+    [resolution]  model = seed_perovskite | germanium | gaussian | poisson_pe | none |
+                  polya_pe (theta: gamma shape of the single-PE gain, Var N = μ (1 + 1/θ))
     [efficiency]  model = step | erf | logistic | tabulated (in the observable);
                   threshold_sigma or threshold_sigma_lo/_hi (observable units)
     [analysis]    observable = keVee | PE, light_yield_PE_per_keVee (PE), bins: edges = [...]
@@ -73,6 +74,7 @@ from cevns_fit.resolution import (
     GermaniumResolution,
     NoResolution,
     PoissonPEResolution,
+    PolyaPEResolution,
     ResolutionModel,
     SeedPerovskiteResolution,
 )
@@ -624,7 +626,7 @@ def _read_polynomial_quenching(t: ConfigTable, note: str) -> PolynomialQuenching
 
 
 def _read_resolution(t: ConfigTable, observable: str) -> ResolutionModel:
-    kinds = ("seed_perovskite", "germanium", "gaussian", "poisson_pe", "none")
+    kinds = ("seed_perovskite", "germanium", "gaussian", "poisson_pe", "polya_pe", "none")
     model = t.string("model", allowed=kinds)
     if model == "seed_perovskite":
         t.allow(("model", "A", "B", "C", "relative_sigma"))
@@ -655,6 +657,11 @@ def _read_resolution(t: ConfigTable, observable: str) -> ResolutionModel:
         if observable != "PE":
             raise InputError(f"{t.where('model')} = 'poisson_pe': needs analysis.observable = 'PE'")
         return PoissonPEResolution()
+    if model == "polya_pe":
+        t.allow(("model", "theta"))
+        if observable != "PE":
+            raise InputError(f"{t.where('model')} = 'polya_pe': needs analysis.observable = 'PE'")
+        return PolyaPEResolution(theta=t.number("theta", positive=True))
     t.allow(("model",))
     return NoResolution()
 

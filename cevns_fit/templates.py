@@ -133,14 +133,14 @@ class AnalysisTemplates:
 # the probability to land below x is [Ψ(x − u0) − Ψ(x − u1)] / (u1 − u0), u0, u1 the bin's
 # observable edges and Ψ(t) = σ [z Φ(z) + φ(z)], z = t/σ, the integral of the normal CDF; with
 # σ = 0 this is the exact linear overlap, so zero resolution leaves a spectrum unsmeared.
-# Poisson PE counting averages Poisson CDFs over 8 points per true bin; a bin [a, b) holds the
-# integer counts a..b−1 (COHERENT's 1-PE bins [n − 1, n), acceptance at the centre n − 0.5, so
-# the analysis region 6 ≤ PE < 30 holds 6..29 photo-electrons).
+# Photo-electron counting (Poisson, Polya) averages the resolution's count CDFs over 8 points
+# per true bin; a bin [a, b) holds the integer counts a..b−1 (COHERENT's 1-PE bins [n − 1, n),
+# acceptance at the centre n − 0.5, so the analysis region 6 ≤ PE < 30 holds 6..29 PE).
 # ================================================================================================
 
 import math  # noqa: E402  (builders below the interface dataclasses, see the note above)
 
-from scipy.special import ndtr, pdtr  # noqa: E402
+from scipy.special import ndtr  # noqa: E402
 
 from cevns_fit.constants import DAYS_PER_YEAR  # noqa: E402
 from cevns_fit.cross_section import recoil_max_keVnr  # noqa: E402
@@ -261,7 +261,7 @@ def _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges) -> np.ndarray:
 
 def _smearing_matrix(true_edges, obs_edges, quenching, resolution, gain) -> np.ndarray:
     """(n_true, n_obs) probabilities of each observable bin for each true bin (no efficiency)."""
-    if resolution.kind == "poisson":
+    if resolution.kind == "counting":  # integer photo-electrons (Poisson, Polya)
         widths = np.diff(true_edges)
         frac = (np.arange(_POISSON_SUBPOINTS) + 0.5) / _POISSON_SUBPOINTS
         e_sub = true_edges[:-1, None] + widths[:, None] * frac[None, :]
@@ -269,7 +269,9 @@ def _smearing_matrix(true_edges, obs_edges, quenching, resolution, gain) -> np.n
         # P(N < edge) = P(N <= ceil(edge) − 1): bins are [a, b) in PE.
         k = np.ceil(obs_edges - 1e-9) - 1.0
         cdf = np.where(
-            k[None, None, :] >= 0, pdtr(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]), 0.0
+            k[None, None, :] >= 0,
+            resolution.count_cdf(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]),
+            0.0,
         )
         # Differences of nearly equal CDFs can round to −1e-16: probabilities are >= 0.
         return np.clip(np.diff(cdf, axis=-1).mean(axis=1), 0.0, None)
