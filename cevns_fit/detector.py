@@ -14,7 +14,8 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
     [quenching]   model = constant | lindhard | polynomial | tabulated, with its 1σ
     [resolution]  model = seed_perovskite | germanium | gaussian | poisson_pe | none |
                   polya_pe (theta: gamma shape of the single-PE gain, Var N = μ (1 + 1/θ))
-    [efficiency]  model = step | erf | logistic | tabulated (in the observable);
+    [efficiency]  model = step | erf | logistic (a, k, x0, optional offset, heaviside) |
+                  tabulated (in the observable);
                   threshold_sigma or threshold_sigma_lo/_hi (observable units)
     [analysis]    observable = keVee | PE, light_yield_PE_per_keVee (PE), bins: edges = [...]
                   or bin_min/bin_max/bin_width, form_factor, channel (name of the main channel)
@@ -78,6 +79,7 @@ from cevns_fit.resolution import (
     ResolutionModel,
     SeedPerovskiteResolution,
 )
+from cevns_fit.response_checks import check_response
 from cevns_fit.sources import Source, load_source
 from cevns_fit.targets import Target, make_target
 
@@ -377,7 +379,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
     notes = data.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise InputError(f"{top.where('notes')}: must be a list of strings")
-    return DetectorModel(
+    model = DetectorModel(
         name=name,
         path=path,
         description=top.string("description", ""),
@@ -405,6 +407,8 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         notes=tuple(notes),
         source_path=source_path,
     )
+    check_response(model)  # physics sanity of quenching/efficiency over the analysis range
+    return model
 
 
 def _read_target(top: ConfigTable) -> Target:
@@ -684,7 +688,7 @@ def _read_efficiency(t: ConfigTable) -> tuple[EfficiencyModel, tuple[float, floa
             t.number("plateau", 1.0, positive=True, maximum=1.0),
         )
     elif model == "logistic":
-        t.allow(common + ("a", "k", "x0", "heaviside"))
+        t.allow(common + ("a", "k", "x0", "offset", "heaviside"))
         heaviside = t.data.get("heaviside", [5.0, 6.0])
         if heaviside is False:
             heaviside = None
@@ -697,11 +701,14 @@ def _read_efficiency(t: ConfigTable) -> tuple[EfficiencyModel, tuple[float, floa
             if len(hv) != 2:
                 raise InputError(f"{t.where('heaviside')}: must be [lower, upper] or false")
             heaviside = (float(hv[0]), float(hv[1]))
+        # a may exceed 1 when a negative offset brings the plateau a + offset back below it;
+        # the curve itself is checked to stay within [0, 1] over the analysis range.
         eff = LogisticEfficiency(
-            t.number("a", positive=True, maximum=1.0),
+            t.number("a", positive=True),
             t.number("k", positive=True),
             t.number("x0"),
             heaviside,
+            offset=t.number("offset", 0.0),
         )
     else:
         t.allow(common + ("x", "values"))

@@ -332,7 +332,7 @@ def load_quenching_table(paths: list[Path]) -> TabulatedQuenching:
     Column layouts recognised (those of the COHERENT 2017 release):
     2 columns ``E_nr, Q``; 4 columns ``E_nr, dE, Q, dQ`` (qfData_chicago.txt);
     6 columns ``E_nr, dE_hi, dE_lo, Q, dQ_hi, dQ_lo`` (qfData_tunl.txt). Several files are merged
-    and sorted in energy. Energies in keVnr, Q dimensionless.
+    and sorted in energy; a repeated energy is an error. Energies in keVnr, Q dimensionless.
     """
     rows_E, rows_Q, rows_lo, rows_hi = [], [], [], []
     have_errors = True
@@ -374,6 +374,15 @@ def load_quenching_table(paths: list[Path]) -> TabulatedQuenching:
             rows_hi.append(hi)
     energy = np.concatenate(rows_E)
     order = np.argsort(energy, kind="stable")
+    # Measurements may be listed in any order (the TUNL file is not sorted), but two Q values
+    # at one energy leave the interpolation undefined.
+    repeated = np.flatnonzero(np.diff(energy[order]) == 0)
+    if repeated.size:
+        names = ", ".join(p.name for p in paths)
+        raise InputError(
+            f"quenching table {names}: energy {energy[order][repeated[0]]:g} keVnr appears "
+            "twice; give each recoil energy once"
+        )
     q = np.concatenate(rows_Q)[order]
     lo = np.concatenate(rows_lo)[order] if have_errors else None
     hi = np.concatenate(rows_hi)[order] if have_errors else None
