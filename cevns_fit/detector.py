@@ -11,7 +11,11 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
     [array]       n_sensors, sensor_mass_kg (or mass_kg), channels_per_sensor,
                   live_time_yr  or  beam_exposure_GWhr (π-DAR: live time at the source's power)
     [cost]        material_usd_per_kg, usd_per_channel, note     (always assumptions)
-    [quenching]   model = constant | lindhard | polynomial | tabulated, with its 1σ
+    [quenching]   model = constant (value, sigma) | lindhard (k, sigma_k, Z, A) |
+                  polynomial (coefficients, lowest order first, keVnr; relative_sigma, or
+                  sigmas = 1σ per coefficient + optional correlation = [[...]]: one nuisance
+                  per eigen-direction, "quenching_0", ...) | tabulated (energy_keVnr/values
+                  or files, relative_sigma, use_point_errors)
     [resolution]  model = seed_perovskite | germanium | gaussian | poisson_pe | none |
                   polya_pe (theta: gamma shape of the single-PE gain, Var N = μ (1 + 1/θ))
     [efficiency]  model = step | erf | logistic (a, k, x0, optional offset, heaviside) |
@@ -23,6 +27,10 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
                   file_units = counts | per_GWhr | per_kg_day, time_max_us (3-column tables),
                   duty_factor (number or "source"), norm_uncertainty or
                   constrained_by (+ control_ratio), apply_efficiency, note
+
+Physics sanity (:mod:`cevns_fit.response_checks`, after everything is read): 0 < Q <= 1 for
+the nominal and every ±1σ quenching model and 0 <= ε <= 1 at the nominal and ±1σ thresholds,
+over the analysis range.
 
 Exposure bookkeeping: mass = n_sensors × sensor_mass; channels = n_sensors × channels_per_sensor;
 exposure (kg·yr) = mass × live time. For a π-DAR source the live time is measured at the source's

@@ -175,3 +175,16 @@ def test_bad_coefficient_uncertainties_name_the_key(tmp_path, quenching, message
     with pytest.raises(InputError, match=re.escape(message)) as info:
         load_detector_model(_model(tmp_path, quenching))
     assert "poly.toml" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_each_eigen_direction_is_a_constrained_pyhf_parameter(tmp_path):
+    from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
+
+    workspace = build_workspace(build_templates(load_detector_model(_model(tmp_path, POLY))))
+    with pyhf_backend():
+        model, data = pyhf_model(workspace)
+        names = set(model.config.par_names)
+        assert {"quenching_0", "quenching_1"} <= names and "quenching" not in names
+        for name in ("quenching_0", "quenching_1"):
+            assert model.config.param_set(name).constrained
+        assert np.isfinite(float(model.logpdf(model.config.suggested_init(), data)[0]))

@@ -163,3 +163,12 @@ def test_repeated_energy_in_quenching_files_is_an_input_error(tmp_path):
 @pytest.mark.parametrize("name", ["cspbi3_array", "ge_array", "coherent_csi_2017"])
 def test_shipped_models_pass_the_checks(name):
     load_detector_model(MODELS / "detectors" / f"{name}.toml")
+
+
+def test_cli_reports_an_unphysical_quenching_in_one_line(tmp_path, run_cli):
+    path = _write(tmp_path, quenching='model = "constant"\nvalue = 0.3\nsigma = 0.5\n')
+    code, out, err = run_cli("rate", path, "--json")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "model.toml: key 'quenching'" in lines[0]
+    assert "Traceback" not in err
