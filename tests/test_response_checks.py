@@ -172,3 +172,19 @@ def test_cli_reports_an_unphysical_quenching_in_one_line(tmp_path, run_cli):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "model.toml: key 'quenching'" in lines[0]
     assert "Traceback" not in err
+
+
+def test_tabulated_quenching_is_checked_at_its_varied_points(tmp_path):
+    table = 'model = "tabulated"\nenergy_keVnr = [1.0, 50.0]\nvalues = [0.2, 0.3]\n'
+    assert load_detector_model(_write(tmp_path, quenching=table)).quenching.values == (0.2, 0.3)
+    message = _error(_write(tmp_path, quenching=table + "relative_sigma = 1.2\n"))
+    # worst at the endpoint ≈ 47.2 keVnr: (0.2 + 0.1 × 46.2/49) × (1 − 1.2) = −0.0588
+    assert "Q at −1σ of quenching = -0.0588" in message
+
+
+def test_release_quenching_points_with_their_errors_pass(tmp_path):
+    release = (MODELS / "data" / "coherent_csi_2017").as_posix()
+    files = f'["{release}/qfData_chicago.txt", "{release}/qfData_tunl.txt"]'
+    table = f'model = "tabulated"\nfiles = {files}\n'
+    model = load_detector_model(_write(tmp_path, quenching=table))
+    assert len(model.quenching.energy_keVnr) == 19 and model.quenching.sigma_hi is not None
