@@ -11,9 +11,15 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
     [array]       n_sensors, sensor_mass_kg (or mass_kg), channels_per_sensor,
                   live_time_yr  or  beam_exposure_GWhr (π-DAR: live time at the source's power)
     [cost]        material_usd_per_kg, usd_per_channel, note     (always assumptions)
-    [quenching]   model = constant | lindhard | polynomial | tabulated, with its 1σ
-    [resolution]  model = seed_perovskite | germanium | gaussian | poisson_pe | none
-    [efficiency]  model = step | erf | logistic | tabulated (in the observable);
+    [quenching]   model = constant (value, sigma) | lindhard (k, sigma_k, Z, A) |
+                  polynomial (coefficients, lowest order first, keVnr; relative_sigma, or
+                  sigmas = 1σ per coefficient + optional correlation = [[...]]: one nuisance
+                  per eigen-direction, "quenching_0", ...) | tabulated (energy_keVnr/values
+                  or files, relative_sigma, use_point_errors)
+    [resolution]  model = seed_perovskite | germanium | gaussian | poisson_pe | none |
+                  polya_pe (theta: gamma shape of the single-PE gain, Var N = μ (1 + 1/θ))
+    [efficiency]  model = step | erf | logistic (a, k, x0, optional offset, heaviside) |
+                  tabulated (in the observable);
                   threshold_sigma or threshold_sigma_lo/_hi (observable units)
     [analysis]    observable = keVee | PE, light_yield_PE_per_keVee (PE), bins: edges = [...]
                   or bin_min/bin_max/bin_width, form_factor, channel (name of the main channel)
@@ -21,6 +27,10 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
                   file_units = counts | per_GWhr | per_kg_day, time_max_us (3-column tables),
                   duty_factor (number or "source"), norm_uncertainty or
                   constrained_by (+ control_ratio), apply_efficiency, note
+
+Physics sanity (:mod:`cevns_fit.response_checks`, after everything is read): 0 < Q <= 1 for
+the nominal and every ±1σ quenching model and 0 <= ε <= 1 at the nominal and ±1σ thresholds,
+over the analysis range.
 
 Exposure bookkeeping: mass = n_sensors × sensor_mass; channels = n_sensors × channels_per_sensor;
 exposure (kg·yr) = mass × live time. For a π-DAR source the live time is measured at the source's
@@ -68,9 +78,11 @@ from cevns_fit.resolution import (
     GermaniumResolution,
     NoResolution,
     PoissonPEResolution,
+    PolyaPEResolution,
     ResolutionModel,
     SeedPerovskiteResolution,
 )
+from cevns_fit.response_checks import check_response
 from cevns_fit.sections import (
     Observation,
     read_backgrounds,
@@ -418,7 +430,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
     notes = data.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise InputError(f"{top.where('notes')}: must be a list of strings")
-    return DetectorModel(
+    model = DetectorModel(
         name=name,
         path=path,
         description=top.string("description", ""),
@@ -449,6 +461,8 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         psd_axis=psd_axis,
         observations=observations,
     )
+    check_response(model)  # physics sanity of quenching/efficiency over the analysis range
+    return model
 
 
 def _read_target(top: ConfigTable) -> Target:
@@ -580,13 +594,7 @@ def _read_quenching(t: ConfigTable, target: Target) -> QuenchingModel:
         k = t.number("k", lindhard_k(Z, t.number("A", mean_A, positive=True)), positive=True)
         return LindhardQuenching(k=k, Z=Z, sigma_k=t.number("sigma_k", 0.0, nonneg=True), note=note)
     if model == "polynomial":
-        t.allow(("model", "coefficients", "relative_sigma", "note"))
-        coeffs = t.numbers("coefficients")
-        if coeffs[0] <= 0:
-            raise InputError(f"{t.where('coefficients')}: the constant term must be > 0")
-        return PolynomialQuenching(
-            tuple(coeffs), t.number("relative_sigma", 0.0, nonneg=True), note=note
-        )
+        return _read_polynomial_quenching(t, note)
     t.allow(
         ("model", "files", "energy_keVnr", "values", "relative_sigma", "use_point_errors", "note")
     )
@@ -615,8 +623,68 @@ def _read_quenching(t: ConfigTable, target: Target) -> QuenchingModel:
     return replace(table, relative_sigma=rel, note=note)
 
 
+def _read_polynomial_quenching(t: ConfigTable, note: str) -> PolynomialQuenching:
+    """``coefficients`` (lowest order first, E_nr in keVnr) with either ``relative_sigma`` or
+    ``sigmas`` (1σ per coefficient) and an optional ``correlation`` matrix (symmetric, unit
+    diagonal, positive semi-definite)."""
+    t.allow(("model", "coefficients", "relative_sigma", "sigmas", "correlation", "note"))
+    coeffs = t.numbers("coefficients")
+    if coeffs[0] <= 0:
+        raise InputError(f"{t.where('coefficients')}: the constant term must be > 0")
+    if t.has("relative_sigma") and t.has("sigmas"):
+        raise InputError(
+            f"{t.where('sigmas')}: give relative_sigma (one 1σ on Q) or sigmas (1σ per "
+            "coefficient), not both"
+        )
+    if not t.has("sigmas"):
+        if t.has("correlation"):
+            raise InputError(f"{t.where('correlation')}: needs sigmas (1σ per coefficient)")
+        return PolynomialQuenching(
+            tuple(coeffs), t.number("relative_sigma", 0.0, nonneg=True), note=note
+        )
+    sigmas = t.numbers("sigmas")
+    if len(sigmas) != len(coeffs) or np.any(sigmas < 0):
+        raise InputError(
+            f"{t.where('sigmas')}: one 1σ >= 0 per coefficient ({len(coeffs)} coefficients)"
+        )
+    correlation = None
+    if t.has("correlation"):
+        rho = t.data["correlation"]
+        n = len(coeffs)
+        if (
+            not isinstance(rho, list)
+            or len(rho) != n
+            or not all(
+                isinstance(row, list)
+                and len(row) == n
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in row)
+                for row in rho
+            )
+        ):
+            raise InputError(f"{t.where('correlation')}: must be a {n}×{n} matrix of numbers")
+        rho = np.array(rho, dtype=float)
+        if (
+            not np.all(np.isfinite(rho))
+            or not np.allclose(rho, rho.T, rtol=0, atol=1e-9)
+            or not np.allclose(np.diag(rho), 1.0, rtol=0, atol=1e-9)
+            or np.any(np.abs(rho) > 1.0 + 1e-9)
+        ):
+            raise InputError(
+                f"{t.where('correlation')}: must be symmetric with 1 on the diagonal and "
+                "entries in [-1, 1]"
+            )
+        if np.linalg.eigvalsh(rho)[0] < -1e-9:
+            raise InputError(
+                f"{t.where('correlation')}: not positive semi-definite (not a correlation matrix)"
+            )
+        correlation = tuple(tuple(float(v) for v in row) for row in rho)
+    return PolynomialQuenching(
+        tuple(coeffs), sigmas=tuple(float(v) for v in sigmas), correlation=correlation, note=note
+    )
+
+
 def _read_resolution(t: ConfigTable, observable: str) -> ResolutionModel:
-    kinds = ("seed_perovskite", "germanium", "gaussian", "poisson_pe", "none")
+    kinds = ("seed_perovskite", "germanium", "gaussian", "poisson_pe", "polya_pe", "none")
     model = t.string("model", allowed=kinds)
     if model == "seed_perovskite":
         t.allow(("model", "A", "B", "C", "relative_sigma"))
@@ -647,6 +715,11 @@ def _read_resolution(t: ConfigTable, observable: str) -> ResolutionModel:
         if observable != "PE":
             raise InputError(f"{t.where('model')} = 'poisson_pe': needs analysis.observable = 'PE'")
         return PoissonPEResolution()
+    if model == "polya_pe":
+        t.allow(("model", "theta"))
+        if observable != "PE":
+            raise InputError(f"{t.where('model')} = 'polya_pe': needs analysis.observable = 'PE'")
+        return PolyaPEResolution(theta=t.number("theta", positive=True))
     t.allow(("model",))
     return NoResolution()
 
@@ -669,7 +742,7 @@ def _read_efficiency(t: ConfigTable) -> tuple[EfficiencyModel, tuple[float, floa
             t.number("plateau", 1.0, positive=True, maximum=1.0),
         )
     elif model == "logistic":
-        t.allow(common + ("a", "k", "x0", "heaviside"))
+        t.allow(common + ("a", "k", "x0", "offset", "heaviside"))
         heaviside = t.data.get("heaviside", [5.0, 6.0])
         if heaviside is False:
             heaviside = None
@@ -682,11 +755,14 @@ def _read_efficiency(t: ConfigTable) -> tuple[EfficiencyModel, tuple[float, floa
             if len(hv) != 2:
                 raise InputError(f"{t.where('heaviside')}: must be [lower, upper] or false")
             heaviside = (float(hv[0]), float(hv[1]))
+        # a may exceed 1 when a negative offset brings the plateau a + offset back below it;
+        # the curve itself is checked to stay within [0, 1] over the analysis range.
         eff = LogisticEfficiency(
-            t.number("a", positive=True, maximum=1.0),
+            t.number("a", positive=True),
             t.number("k", positive=True),
             t.number("x0"),
             heaviside,
+            offset=t.number("offset", 0.0),
         )
     else:
         t.allow(common + ("x", "values"))

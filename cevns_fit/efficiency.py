@@ -9,6 +9,12 @@ centre, as the COHERENT 2017 release prescribes). Which model to use:
 * :class:`LogisticEfficiency` -- COHERENT CsI[Na] 2017 acceptance (arXiv:1804.09459):
   f(x) = a / (1 + exp(−k (x − x₀))) · H(x), with the modified Heaviside H = 0 for x < 5,
   1/2 for 5 ≤ x < 6, 1 for x ≥ 6 (x in PE); a = 0.6655, k = 0.4942, x₀ = 10.8507.
+  With a constant term (``offset`` d), the form of the COHERENT CsI[Na] 2021 data release
+  (Akimov et al., PRL 129 (2022) 081801, arXiv:2110.07730; release file of the energy
+  efficiency, x = reconstructed PE): ε(x) = a / (1 + exp(−k (x − x₀))) + d with
+  a = 1.32045, k = 0.285979, x₀ = 10.8646, d = −0.333322. That formula is negative below
+  x ≈ 7.07 PE, so ε is clipped at 0 there (no acceptance); it is not clipped at 1: a curve
+  above 1 in the analysis range is an error at load (:mod:`cevns_fit.response_checks`).
 * :class:`TabulatedEfficiency` -- measured points, linear interpolation, clamped at the ends.
 
 Each model has a ``threshold`` (the step, the erf midpoint, the logistic x₀, the table's
@@ -83,12 +89,14 @@ class ErfEfficiency:
 
 @dataclass(frozen=True)
 class LogisticEfficiency:
-    """ε(x) = a / (1 + exp(−k (x − x0))) · H(x) with an optional modified Heaviside cut."""
+    """ε(x) = max(a / (1 + exp(−k (x − x0))) + offset, 0) · H(x), H an optional modified
+    Heaviside cut (``heaviside`` = (lower, upper) or None); ``threshold`` is x0."""
 
     a: float
     k: float
     x0: float
     heaviside: tuple[float, float] | None = (5.0, 6.0)
+    offset: float = 0.0
 
     @property
     def threshold(self) -> float:
@@ -99,6 +107,9 @@ class LogisticEfficiency:
         # exp overflows harmlessly to inf (-> 0) for very low x; silence that only.
         with np.errstate(over="ignore"):
             eff = self.a / (1.0 + np.exp(-self.k * (x - self.x0)))
+        if self.offset != 0.0:
+            # A negative constant term makes the fitted formula < 0 at low x: no acceptance.
+            eff = np.maximum(eff + self.offset, 0.0)
         if self.heaviside is not None:
             eff = eff * modified_heaviside(x, *self.heaviside)
         return eff
@@ -112,6 +123,7 @@ class LogisticEfficiency:
             "a": self.a,
             "k": self.k,
             "x0": self.x0,
+            "offset": self.offset,
             "heaviside": None if self.heaviside is None else list(self.heaviside),
         }
 

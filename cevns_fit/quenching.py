@@ -13,13 +13,26 @@ E_ee = Q(E_nr) · E_nr (keVee). Which model to use:
 
   with the theoretical k = 0.133 Z^(2/3) A^(−1/2) (≈ 0.157 for Ge; measured Ge k ≈ 0.16–0.2).
 * :class:`PolynomialQuenching` -- Q = Σ c_i E_nr^i (COHERENT Ar: Q = 0.246 + 0.00078 E_nr,
-  arXiv:2003.10630).
+  arXiv:2003.10630), with either one relative 1σ on Q or a 1σ per coefficient and an optional
+  correlation matrix (a fit's covariance C = diag(σ) ρ diag(σ)).
 * :class:`TabulatedQuenching` -- measured points interpolated linearly in E_nr and held
   constant beyond the table (e.g. ``qfData_chicago.txt`` of the COHERENT release).
 
-Every model carries its own 1σ uncertainty and returns the model at n σ with
-``varied(n_sigma)``; ``scaled(s)`` multiplies Q by s (scans of an unknown quenching factor).
-One quenching function is applied to every nucleus of a compound.
+Every model carries its own 1σ uncertainty. ``variations()`` maps each independent nuisance
+parameter of the likelihood to the (−1σ, +1σ) models: ``"quenching"`` for the one-parameter
+uncertainties, ``"quenching_0"``, ``"quenching_1"``, ... for the eigen-directions of a
+polynomial's coefficient covariance (C = Σ_j λ_j v_j v_jᵀ; direction j moves the coefficients by
+±√λ_j v_j, largest λ first, so the shifts of Q(E) add in quadrature to the propagated variance
+gᵀ C g, g_i = E^i). ``varied(n_sigma)`` is the one-number shift used by scans and the ±1σ
+curves of ``compare`` (for per-coefficient σ: every coefficient by n σ_i together, a
+conservative envelope like the tabulated points' correlated errors); ``scaled(s)`` multiplies Q
+by s (scans of an unknown quenching factor). One quenching function is applied to every nucleus
+of a compound.
+
+``factor(E)`` is floored at 1e-6 (a quenching factor is a positive fraction): the loader rejects
+models that leave (0, 1] inside the analysis range (:mod:`cevns_fit.response_checks`), so the
+floor only acts outside it; ``factor(E, floor=False)`` and ``varied(n, floor=False)`` give the
+unfloored values those checks look at.
 """
 
 from __future__ import annotations
@@ -71,8 +84,9 @@ class ConstantQuenching:
     sigma: float = 0.0
     note: str = ""
 
-    def factor(self, energy_keVnr: np.ndarray) -> np.ndarray:
-        return np.full_like(np.asarray(energy_keVnr, dtype=float), self.value)
+    def factor(self, energy_keVnr: np.ndarray, *, floor: bool = True) -> np.ndarray:
+        q = np.full_like(np.asarray(energy_keVnr, dtype=float), self.value)
+        return _floored(q, floor)
 
     @property
     def has_uncertainty(self) -> bool:
@@ -82,8 +96,13 @@ class ConstantQuenching:
     def relative_sigma(self) -> float:
         return self.sigma / self.value
 
-    def varied(self, n_sigma: float) -> ConstantQuenching:
-        return replace(self, value=max(self.value + n_sigma * self.sigma, _Q_FLOOR))
+    def varied(self, n_sigma: float, *, floor: bool = True) -> ConstantQuenching:
+        value = self.value + n_sigma * self.sigma
+        return replace(self, value=max(value, _Q_FLOOR) if floor else value)
+
+    def variations(self, *, floor: bool = True) -> dict[str, tuple[QuenchingModel, QuenchingModel]]:
+        """{"quenching": (Q − σ, Q + σ)}, or {} without an uncertainty."""
+        return _single_parameter_variations(self, floor)
 
     def scaled(self, scale: float) -> ConstantQuenching:
         return replace(self, value=self.value * scale, sigma=self.sigma * scale)
@@ -102,8 +121,8 @@ class LindhardQuenching:
     scale: float = 1.0
     note: str = ""
 
-    def factor(self, energy_keVnr: np.ndarray) -> np.ndarray:
-        return self.scale * lindhard_yield(energy_keVnr, self.Z, self.k)
+    def factor(self, energy_keVnr: np.ndarray, *, floor: bool = True) -> np.ndarray:
+        return _floored(self.scale * lindhard_yield(energy_keVnr, self.Z, self.k), floor)
 
     @property
     def has_uncertainty(self) -> bool:
@@ -113,8 +132,13 @@ class LindhardQuenching:
     def relative_sigma(self) -> float:
         return self.sigma_k / self.k
 
-    def varied(self, n_sigma: float) -> LindhardQuenching:
-        return replace(self, k=max(self.k + n_sigma * self.sigma_k, _Q_FLOOR))
+    def varied(self, n_sigma: float, *, floor: bool = True) -> LindhardQuenching:
+        k = self.k + n_sigma * self.sigma_k
+        return replace(self, k=max(k, _Q_FLOOR) if floor else k)
+
+    def variations(self, *, floor: bool = True) -> dict[str, tuple[QuenchingModel, QuenchingModel]]:
+        """{"quenching": (k − σ_k, k + σ_k)}, or {} without an uncertainty."""
+        return _single_parameter_variations(self, floor)
 
     def scaled(self, scale: float) -> LindhardQuenching:
         return replace(self, scale=self.scale * scale)
@@ -132,26 +156,80 @@ class LindhardQuenching:
 
 @dataclass(frozen=True)
 class PolynomialQuenching:
-    """Q(E_nr) = scale · Σ c_i E_nr^i (E_nr in keVnr); 1σ is a relative scale ``relative_sigma``."""
+    """Q(E_nr) = scale · Σ c_i E_nr^i (E_nr in keVnr, ``coefficients`` lowest order first).
+
+    The 1σ is either ``relative_sigma`` (one relative scale on Q, nuisance "quenching") or
+    ``sigmas``, an absolute 1σ per coefficient, with an optional ``correlation`` matrix ρ
+    (identity if absent): the coefficients' covariance is C = diag(σ) ρ diag(σ), and each of
+    its eigen-directions with a non-zero eigenvalue is one nuisance parameter (see the module
+    docstring and :meth:`variations`).
+    """
 
     coefficients: tuple[float, ...]
     relative_sigma: float = 0.0
     scale: float = 1.0
     note: str = ""
+    sigmas: tuple[float, ...] | None = None
+    correlation: tuple[tuple[float, ...], ...] | None = None
 
-    def factor(self, energy_keVnr: np.ndarray) -> np.ndarray:
+    def factor(self, energy_keVnr: np.ndarray, *, floor: bool = True) -> np.ndarray:
         # np.polynomial.polynomial.polyval takes coefficients lowest order first.
         q = np.polynomial.polynomial.polyval(
             np.asarray(energy_keVnr, dtype=float), self.coefficients
         )
-        return self.scale * np.clip(q, _Q_FLOOR, None)
+        return _floored(self.scale * q, floor)
 
     @property
     def has_uncertainty(self) -> bool:
-        return self.relative_sigma > 0
+        return self.relative_sigma > 0 or (self.sigmas is not None and any(self.sigmas))
 
-    def varied(self, n_sigma: float) -> PolynomialQuenching:
-        return replace(self, scale=self.scale * max(1.0 + n_sigma * self.relative_sigma, _Q_FLOOR))
+    @property
+    def covariance(self) -> np.ndarray | None:
+        """C = diag(σ) ρ diag(σ) of the coefficients (before ``scale``), or None."""
+        if self.sigmas is None:
+            return None
+        sigma = np.asarray(self.sigmas, dtype=float)
+        rho = np.eye(len(sigma)) if self.correlation is None else np.asarray(self.correlation)
+        return sigma[:, None] * rho * sigma[None, :]
+
+    def eigen_shifts(self) -> np.ndarray:
+        """(n_directions, n_coefficients) 1σ coefficient shifts √λ_j v_j of the covariance's
+        eigen-directions with λ_j > 1e-12 λ_max, largest λ first; each v_j's largest component is
+        positive (so with a diagonal C, direction j raises exactly one coefficient by its σ)."""
+        cov = self.covariance
+        if cov is None or not np.any(cov):
+            return np.zeros((0, len(self.coefficients)))
+        lam, vec = np.linalg.eigh(cov)  # symmetric: real λ ascending, orthonormal columns v_j
+        order = np.argsort(lam)[::-1]
+        lam, vec = lam[order], vec[:, order]
+        keep = lam > 1e-12 * lam[0]
+        lam, vec = lam[keep], vec[:, keep]
+        signs = np.sign(vec[np.argmax(np.abs(vec), axis=0), np.arange(vec.shape[1])])
+        return (vec * signs * np.sqrt(lam)).T
+
+    def varied(self, n_sigma: float, *, floor: bool = True) -> PolynomialQuenching:
+        if self.sigmas is not None:
+            shifted = np.asarray(self.coefficients) + n_sigma * np.asarray(self.sigmas)
+            return replace(self, coefficients=tuple(shifted), sigmas=None, correlation=None)
+        factor = 1.0 + n_sigma * self.relative_sigma
+        return replace(self, scale=self.scale * (max(factor, _Q_FLOOR) if floor else factor))
+
+    def variations(self, *, floor: bool = True) -> dict[str, tuple[QuenchingModel, QuenchingModel]]:
+        """(−1σ, +1σ) models per nuisance parameter: "quenching" for ``relative_sigma``;
+        "quenching_0", "quenching_1", ... (largest eigenvalue first) for ``sigmas``."""
+        if self.sigmas is None:
+            return _single_parameter_variations(self, floor)
+        base = np.asarray(self.coefficients, dtype=float)
+        out: dict[str, tuple[QuenchingModel, QuenchingModel]] = {}
+        for j, shift in enumerate(self.eigen_shifts()):
+            down, up = (
+                replace(
+                    self, coefficients=tuple(base + sign * shift), sigmas=None, correlation=None
+                )
+                for sign in (-1.0, 1.0)
+            )
+            out[f"quenching_{j}"] = (down, up)
+        return out
 
     def scaled(self, scale: float) -> PolynomialQuenching:
         return replace(self, scale=self.scale * scale)
@@ -161,6 +239,10 @@ class PolynomialQuenching:
             "model": "polynomial",
             "coefficients": list(self.coefficients),
             "relative_sigma": self.relative_sigma,
+            "sigmas": None if self.sigmas is None else list(self.sigmas),
+            "correlation": None
+            if self.correlation is None
+            else [list(r) for r in self.correlation],
             "scale": self.scale,
             "note": self.note,
         }
@@ -182,22 +264,30 @@ class TabulatedQuenching:
     scale: float = 1.0
     note: str = ""
 
-    def factor(self, energy_keVnr: np.ndarray) -> np.ndarray:
-        return self.scale * np.interp(
+    def factor(self, energy_keVnr: np.ndarray, *, floor: bool = True) -> np.ndarray:
+        q = self.scale * np.interp(
             np.asarray(energy_keVnr, dtype=float), self.energy_keVnr, self.values
         )
+        return _floored(q, floor)
 
     @property
     def has_uncertainty(self) -> bool:
         return self.sigma_hi is not None or self.relative_sigma > 0
 
-    def varied(self, n_sigma: float) -> TabulatedQuenching:
+    def varied(self, n_sigma: float, *, floor: bool = True) -> TabulatedQuenching:
         values = np.asarray(self.values)
         if self.sigma_hi is not None:
             err = np.asarray(self.sigma_hi if n_sigma > 0 else self.sigma_lo)
-            shifted = np.clip(values + n_sigma * err, _Q_FLOOR, None)
+            shifted = values + n_sigma * err
+            if floor:
+                shifted = np.clip(shifted, _Q_FLOOR, None)
             return replace(self, values=tuple(shifted), sigma_lo=None, sigma_hi=None)
-        return replace(self, scale=self.scale * max(1.0 + n_sigma * self.relative_sigma, _Q_FLOOR))
+        factor = 1.0 + n_sigma * self.relative_sigma
+        return replace(self, scale=self.scale * (max(factor, _Q_FLOOR) if floor else factor))
+
+    def variations(self, *, floor: bool = True) -> dict[str, tuple[QuenchingModel, QuenchingModel]]:
+        """{"quenching": (points − errors, points + errors)} (or Q × (1 ∓ relative_sigma))."""
+        return _single_parameter_variations(self, floor)
 
     def scaled(self, scale: float) -> TabulatedQuenching:
         return replace(self, scale=self.scale * scale)
@@ -217,6 +307,19 @@ class TabulatedQuenching:
 QuenchingModel = ConstantQuenching | LindhardQuenching | PolynomialQuenching | TabulatedQuenching
 
 
+def _floored(q: np.ndarray, floor: bool) -> np.ndarray:
+    return np.maximum(q, _Q_FLOOR) if floor else q
+
+
+def _single_parameter_variations(
+    model: QuenchingModel, floor: bool
+) -> dict[str, tuple[QuenchingModel, QuenchingModel]]:
+    """One nuisance parameter "quenching": the model at −1σ and +1σ, or none without a 1σ."""
+    if not model.has_uncertainty:
+        return {}
+    return {"quenching": (model.varied(-1.0, floor=floor), model.varied(+1.0, floor=floor))}
+
+
 def electron_equivalent_keVee(quenching: QuenchingModel, energy_keVnr: np.ndarray) -> np.ndarray:
     """Electron-equivalent energy E_ee = Q(E_nr) · E_nr in keVee for recoils in keVnr."""
     energy = np.asarray(energy_keVnr, dtype=float)
@@ -229,7 +332,7 @@ def load_quenching_table(paths: list[Path]) -> TabulatedQuenching:
     Column layouts recognised (those of the COHERENT 2017 release):
     2 columns ``E_nr, Q``; 4 columns ``E_nr, dE, Q, dQ`` (qfData_chicago.txt);
     6 columns ``E_nr, dE_hi, dE_lo, Q, dQ_hi, dQ_lo`` (qfData_tunl.txt). Several files are merged
-    and sorted in energy. Energies in keVnr, Q dimensionless.
+    and sorted in energy; a repeated energy is an error. Energies in keVnr, Q dimensionless.
     """
     rows_E, rows_Q, rows_lo, rows_hi = [], [], [], []
     have_errors = True
@@ -271,6 +374,15 @@ def load_quenching_table(paths: list[Path]) -> TabulatedQuenching:
             rows_hi.append(hi)
     energy = np.concatenate(rows_E)
     order = np.argsort(energy, kind="stable")
+    # Measurements may be listed in any order (the TUNL file is not sorted), but two Q values
+    # at one energy leave the interpolation undefined.
+    repeated = np.flatnonzero(np.diff(energy[order]) == 0)
+    if repeated.size:
+        names = ", ".join(p.name for p in paths)
+        raise InputError(
+            f"quenching table {names}: energy {energy[order][repeated[0]]:g} keVnr appears "
+            "twice; give each recoil energy once"
+        )
     q = np.concatenate(rows_Q)[order]
     lo = np.concatenate(rows_lo)[order] if have_errors else None
     hi = np.concatenate(rows_hi)[order] if have_errors else None

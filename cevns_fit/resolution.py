@@ -13,10 +13,20 @@ Which model to use:
 * :class:`GaussianResolution` -- a generic σ² = σ₀² + s² E + (r E)² in keVee.
 * :class:`PoissonPEResolution` -- photo-electron counting: the observable is a number of PE,
   Poisson-distributed with mean LY · E_ee (COHERENT CsI[Na]: LY = 13.348 PE/keVee).
+* :class:`PolyaPEResolution` -- photo-electron counting with the extra spread of the
+  single-PE gain: a gamma ("Polya") gain of shape θ (mean 1, relative variance 1/θ) makes the
+  recorded number of PE vary with the excess-noise factor F = 1 + 1/θ, Var N = μ (1 + 1/θ)
+  (Knoll, Radiation Detection and Measurement, 4th ed., §9.VI on photomultiplier statistics;
+  gamma/Polya single-electron response: Alkhazov, Nucl. Instrum. Meth. 89 (1970) 155). N is
+  counted in whole PE with the negative binomial of that mean and variance,
+  P(N = k) = C(k + r − 1, k) p^r (1 − p)^k, r = θ μ, p = θ/(1 + θ) (Johnson, Kemp & Kotz,
+  Univariate Discrete Distributions, 3rd ed., ch. 5); θ → ∞ is the Poisson model.
 * :class:`NoResolution` -- a perfect detector (for checks).
 
-Gaussian models return σ in keVee via ``sigma_keVee(energy_keVee)``; ``scaled(s)`` widens them
-by s (the ±1σ "resolution" templates). FWHM = 2 sqrt(2 ln 2) σ ≈ 2.3548 σ.
+Gaussian models (``kind = "gaussian"``) return σ in keVee via ``sigma_keVee(energy_keVee)``;
+``scaled(s)`` widens them by s (the ±1σ "resolution" templates). FWHM = 2 sqrt(2 ln 2) σ ≈
+2.3548 σ. Photo-electron counting models (``kind = "counting"``) give the distribution of the
+integer number of PE through ``count_cdf(k, mean_pe)`` = P(N ≤ k).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Self
 
 import numpy as np
+from scipy.special import betainc, pdtr
 
 from cevns_fit.errors import InputError
 
@@ -39,6 +50,7 @@ __all__ = [
     "GermaniumResolution",
     "GaussianResolution",
     "PoissonPEResolution",
+    "PolyaPEResolution",
     "NoResolution",
     "ResolutionModel",
 ]
@@ -194,9 +206,35 @@ class PoissonPEResolution(_FixedWidth):
     """Photo-electron counting: N_PE ~ Poisson(LY · E_ee). The light yield is the model's
     observable gain (PE/keVee); Poisson statistics have no free width, so no ±1σ template."""
 
-    kind = "poisson"
+    kind = "counting"
     relative_sigma: float = 0.0
     model_name = "poisson_pe"
+
+    def count_cdf(self, k: np.ndarray, mean_pe: np.ndarray) -> np.ndarray:
+        """P(N ≤ k) for integer k >= 0 and N ~ Poisson(mean_pe), broadcasting."""
+        return pdtr(k, mean_pe)
+
+
+@dataclass(frozen=True)
+class PolyaPEResolution(_FixedWidth):
+    """Photo-electron counting with a gamma (Polya) single-PE gain of shape ``theta``: N_PE is
+    negative-binomial with mean μ = LY · E_ee and variance μ (1 + 1/θ) (module docstring).
+    θ is fixed (no ±1σ template); θ → ∞ gives :class:`PoissonPEResolution`."""
+
+    theta: float = 1.0
+    kind = "counting"
+    relative_sigma: float = 0.0
+    model_name = "polya_pe"
+
+    def count_cdf(self, k: np.ndarray, mean_pe: np.ndarray) -> np.ndarray:
+        """P(N ≤ k) for integer k >= 0: the negative-binomial CDF I_p(r, k + 1) (regularised
+        incomplete beta; scipy.special.nbdtr's identity, here for real r = θ μ),
+        p = θ/(1 + θ); 1 for μ = 0."""
+        r = self.theta * np.asarray(mean_pe, dtype=float)
+        return betainc(r, np.asarray(k, dtype=float) + 1.0, self.theta / (1.0 + self.theta))
+
+    def to_dict(self) -> dict:
+        return {"model": self.model_name, "theta": self.theta}
 
 
 ResolutionModel = (
@@ -205,4 +243,5 @@ ResolutionModel = (
     | GaussianResolution
     | NoResolution
     | PoissonPEResolution
+    | PolyaPEResolution
 )

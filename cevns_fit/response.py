@@ -12,10 +12,10 @@ The chain, per flux component c (rates.py gives dR_c/dE_R per kg per day per keV
 Smearing is exact for a recoil spread uniformly over its true bin: for Gaussian resolution the
 probability to land below x is [Ψ(x − u0) − Ψ(x − u1)] / (u1 − u0), u0, u1 the bin's observable
 edges and Ψ(t) = σ [z Φ(z) + φ(z)], z = t/σ, the integral of the normal CDF; with σ = 0 this is
-the exact linear overlap, so zero resolution leaves a spectrum unsmeared. Poisson PE counting
-averages Poisson CDFs over 8 points per true bin; a bin [a, b) holds the integer counts a..b−1
-and the efficiency of a count n is taken at n + 0.5 (COHERENT's 1-PE bins [n − 1, n) hold
-n − 1 photo-electrons; the analysis region 6 ≤ PE < 30 holds 6..29 photo-electrons).
+the exact linear overlap, so zero resolution leaves a spectrum unsmeared. Photo-electron
+counting (Poisson, Polya) averages the resolution's count CDFs over 8 points per true bin; a
+bin [a, b) holds the integer counts a..b−1 and the efficiency of a count n is taken at n + 0.5
+(the analysis region 6 ≤ PE < 30 holds 6..29 photo-electrons).
 
 The efficiency multiplies the smeared spectrum on fine observable bins. Their number is chosen
 by the efficiency itself, so nobody has to tune it (:func:`fine_edges`): each analysis bin
@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr, pdtr
+from scipy.special import ndtr
 
 from cevns_fit.cross_section import recoil_max_keVnr
 from cevns_fit.detector import DetectorModel
@@ -166,7 +166,7 @@ def _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges) -> np.ndarray:
 
 def _smearing_matrix(true_edges, obs_edges, quenching, resolution, gain) -> np.ndarray:
     """(n_true, n_obs) probabilities of each observable bin for each true bin (no efficiency)."""
-    if resolution.kind == "poisson":
+    if resolution.kind == "counting":  # integer photo-electrons (Poisson, Polya)
         widths = np.diff(true_edges)
         frac = (np.arange(_POISSON_SUBPOINTS) + 0.5) / _POISSON_SUBPOINTS
         e_sub = true_edges[:-1, None] + widths[:, None] * frac[None, :]
@@ -174,7 +174,9 @@ def _smearing_matrix(true_edges, obs_edges, quenching, resolution, gain) -> np.n
         # P(N < edge) = P(N <= ceil(edge) − 1): bins are [a, b) in PE.
         k = np.ceil(obs_edges - 1e-9) - 1.0
         cdf = np.where(
-            k[None, None, :] >= 0, pdtr(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]), 0.0
+            k[None, None, :] >= 0,
+            resolution.count_cdf(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]),
+            0.0,
         )
         # Differences of nearly equal CDFs can round to −1e-16: probabilities are >= 0.
         return np.clip(np.diff(cdf, axis=-1).mean(axis=1), 0.0, None)
@@ -206,7 +208,7 @@ def response_matrix(
     eff = model.efficiency if efficiency is None else efficiency
     edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
     fine, index = fine_edges(
-        edges, eff, n_fine=model.fine_bins_per_bin, discrete=res.kind == "poisson"
+        edges, eff, n_fine=model.fine_bins_per_bin, discrete=res.kind == "counting"
     )
     smear = _smearing_matrix(np.asarray(true_edges_keVnr, dtype=float), fine, q, res, model.gain)
     smear = smear * eff(0.5 * (fine[1:] + fine[:-1]))[None, :]
@@ -216,11 +218,9 @@ def response_matrix(
 def variation_settings(model: DetectorModel) -> dict[str, tuple[dict, dict]]:
     """The (down, up) keyword sets of response_matrix for each parameter with a 1σ."""
     out: dict[str, tuple[dict, dict]] = {}
-    if model.quenching.has_uncertainty:
-        out["quenching"] = (
-            {"quenching": model.quenching.varied(-1.0)},
-            {"quenching": model.quenching.varied(+1.0)},
-        )
+    # One nuisance per independent quenching direction ("quenching", or "quenching_0", ...).
+    for name, (q_down, q_up) in model.quenching.variations().items():
+        out[name] = ({"quenching": q_down}, {"quenching": q_up})
     lo, hi = model.threshold_sigma
     if lo > 0 or hi > 0:
         out["threshold"] = (

@@ -311,7 +311,7 @@ def signal_templates_by_component(
 
 
 def _discrete(model: DetectorModel) -> bool:
-    return model.resolution.kind == "poisson"
+    return model.resolution.kind == "counting"
 
 
 def background_templates(

@@ -263,7 +263,7 @@ def test_templates_figure_returns_a_figure(coherent_templates):
 
 
 def test_poisson_resolution_requires_a_pe_observable(cspbi3):
-    assert PoissonPEResolution().kind == "poisson"
+    assert PoissonPEResolution().kind == "counting"
 
 
 def test_beam_window_keeps_prompt_neutrinos_and_the_muon_decay_fraction_of_delayed_ones():
