@@ -299,24 +299,28 @@ class PhysicsParameters:
         return tuple(f.name for f in dataclasses.fields(cls) if f.name not in skip)
 
     def value(self, name: str) -> float:
-        """The value of a parameter: a scalar name or ``neutron_rms_radius_fm.Pb`` style.
+        """The value of a parameter: a scalar name or ``neutron_rms_radius_fm.Pb`` style
+        (``neutron_rms_radius_fm.Cs,I``: the common value of both elements).
 
         For a radius of an element not given explicitly this is ``nan`` (the default depends on
-        the isotope; see :mod:`cevns_fit.nuclear_radii`)."""
-        table, _, symbol = name.partition(".")
-        if table in _RADIUS_TABLES and symbol:
-            return dict(getattr(self, table)).get(symbol, math.nan)
+        the isotope; see :mod:`cevns_fit.nuclear_radii`), as it is for elements that differ."""
+        table, _, symbols = name.partition(".")
+        if table in _RADIUS_TABLES and symbols:
+            entries = dict(getattr(self, table))
+            values = {entries.get(symbol, math.nan) for symbol in symbols.split(",")}
+            return values.pop() if len(values) == 1 else math.nan
         if name not in self.scalar_names():
             raise InputError(f"physics parameter {name!r}: {self._allowed_names()}")
         return getattr(self, name)
 
     def with_value(self, name: str, value: float) -> PhysicsParameters:
         """A copy with one parameter changed; ``neutron_rms_radius_fm.Pb`` (or
-        ``neutron_skin_fm.Pb``) sets an element's radius and switches on nucleon form factors."""
-        table, _, symbol = name.partition(".")
-        if table in _RADIUS_TABLES and symbol:
+        ``neutron_skin_fm.Pb``) sets an element's radius and switches on nucleon form factors;
+        ``neutron_rms_radius_fm.Cs,I`` sets one common radius for both (the usual CsI fit)."""
+        table, _, symbols = name.partition(".")
+        if table in _RADIUS_TABLES and symbols:
             entries = dict(getattr(self, table))
-            entries[symbol] = value
+            entries.update({symbol: value for symbol in symbols.split(",")})
             return dataclasses.replace(self, nucleon_form_factors=True, **{table: entries})
         if name not in self.scalar_names():
             raise InputError(f"physics parameter {name!r}: {self._allowed_names()}")

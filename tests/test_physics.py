@@ -264,6 +264,8 @@ def test_magnetic_moment_cross_section_against_vogel_engel_closed_form():
     )
     with pytest.raises(InputError, match="threshold"):
         sigma_eff(enu, 0.0, CS, flavour="nu_e", **kw)
+    # At E_R = 0 the rise is infinite (no warning, no nan).
+    assert dsigma_dER(0.0, enu, CS, flavour="nu_e", **kw)[0, 0] == np.inf
 
 
 # ---- nucleon form factors ------------------------------------------------------------------
@@ -396,6 +398,12 @@ def test_parameters_by_name_and_from_a_model_table():
     assert q.value("eps_u_ee") == 0.1 and math.isnan(q.value("neutron_skin_fm.Cs"))
     with pytest.raises(InputError, match="allowed are"):
         p.with_value("eps_s_ee", 0.1)
+    csi = p.with_value("neutron_rms_radius_fm.Cs,I", 5.0)
+    assert csi.neutron_rms_radius_fm == (("Cs", 5.0), ("I", 5.0))
+    assert csi.value("neutron_rms_radius_fm.Cs,I") == 5.0
+    assert math.isnan(
+        csi.with_value("neutron_rms_radius_fm.I", 4.9).value("neutron_rms_radius_fm.Cs,I")
+    )
     table = {
         "sin2_theta_w": 0.24,
         "nucleon_form_factors": True,
