@@ -186,7 +186,10 @@ def nucleon_radii_fm(
     target: Target, physics: PhysicsParameters | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(R_p, R_n) per isotope in fm: point-proton radii from measured charge radii, neutron
-    radii from ``physics`` (per element) or R_p + the default skin (:mod:`nuclear_radii`)."""
+    radii from ``physics`` (per element) or R_p + the default skin (:mod:`nuclear_radii`).
+
+    Radii given for elements the target does not contain are not used (one ``physics`` may
+    serve several detectors)."""
     physics = physics or PhysicsParameters()
     r_p = point_proton_radius_fm(target.Z, target.N, target.A)
     r_n = r_p + default_neutron_skin_fm(target.Z, target.N)

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,7 @@ LAMBDA_U_R = LAMBDA_D_R / 2.0
 
 def check_sin2_theta_w(value: Any, name: str = "sin2_theta_w") -> float:
     """``value`` as a float if it is a finite number in (0, 1), else :class:`InputError`."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"{name} = {value!r}: must be a number in (0, 1)")
     value = float(value)
     if not (math.isfinite(value) and 0.0 < value < 1.0):
@@ -178,7 +179,7 @@ def _radius_table(value: Any, name: str) -> tuple[tuple[str, float], ...]:
             periodictable.elements.symbol(symbol)
         except ValueError:
             raise InputError(f"{name}.{symbol}: unknown element symbol") from None
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
             raise InputError(f"{name}.{symbol} = {v!r}: must be a finite number (fm)")
         if name == "neutron_rms_radius_fm" and v <= 0:
             raise InputError(f"{name}.{symbol} = {v!r}: must be > 0 fm")
@@ -225,13 +226,13 @@ class PhysicsParameters:
                 raise InputError(f"{name} = {getattr(self, name)!r}: must be true or false")
         for name in (*NSI_NAMES, *MAGNETIC_MOMENT_NAMES, "mediator_coupling"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise InputError(f"{name} = {value!r}: must be a number")
             if not math.isfinite(value):
                 raise InputError(f"{name} = {value!r}: must be a finite number")
             object.__setattr__(self, name, float(value))
         mass = self.mediator_mass_MeV
-        if isinstance(mass, bool) or not isinstance(mass, int | float) or not mass > 0:
+        if isinstance(mass, bool) or not isinstance(mass, numbers.Real) or not mass > 0:
             raise InputError(f"mediator_mass_MeV = {mass!r}: must be a finite number > 0")
         if not math.isfinite(mass):
             raise InputError(f"mediator_mass_MeV = {mass!r}: must be a finite number > 0")
