@@ -15,6 +15,10 @@ __all__ = [
     "SIN2_THETA_W_ZPOLE",
     "AMU_GeV",
     "ELECTRON_MASS_GeV",
+    "FINE_STRUCTURE",
+    "TAU_MASS_MeV",
+    "PROTON_RMS_CHARGE_RADIUS_fm",
+    "NEUTRON_MS_CHARGE_RADIUS_fm2",
     "PION_MASS_MeV",
     "MUON_MASS_MeV",
     "MUON_LIFETIME_us",
@@ -41,11 +45,20 @@ SIN2_THETA_W_ZPOLE = 0.23122
 # Atomic mass unit and electron mass (CODATA 2018), in GeV.
 AMU_GeV = 0.93149410242
 ELECTRON_MASS_GeV = 0.51099895e-3
+# Fine-structure constant at q -> 0 (CODATA 2018).
+FINE_STRUCTURE = 7.2973525693e-3
+
+# Nucleon charge radii, to turn a nuclear charge radius into a point-proton radius:
+# proton rms charge radius (CODATA 2018) and neutron mean-square charge radius (PDG 2022).
+PROTON_RMS_CHARGE_RADIUS_fm = 0.8414
+NEUTRON_MS_CHARGE_RADIUS_fm2 = -0.1161
 
 # Charged pion and muon masses (PDG 2024), in MeV; muon lifetime in microseconds.
 PION_MASS_MeV = 139.57039
 MUON_MASS_MeV = 105.6583755
 MUON_LIFETIME_us = 2.1969811
+# Tau mass (PDG 2022), in MeV: enters only the logarithm of the ν_τ charge radius.
+TAU_MASS_MeV = 1776.86
 
 AVOGADRO = 6.02214076e23
 SECONDS_PER_DAY = 86400.0

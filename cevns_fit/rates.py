@@ -11,8 +11,10 @@ energies; quenching, resolution and efficiency belong to the detector layer.
 
 Rates are per component (``differential_rate`` returns a dict keyed by component name) so that a
 timing analysis can treat prompt and delayed neutrinos separately; :func:`sum_components` adds
-them. Totals above a threshold use σ_eff (seed Eq. 3) per node rather than integrating the
-differential rate numerically, so they are exact to the cross-section module's quadrature.
+them. ``physics`` (a :class:`~cevns_fit.physics.PhysicsParameters`, default tree level) is
+passed to the cross-section with each component's flavour. Totals above a threshold use σ_eff
+(seed Eq. 3) per node rather than integrating the differential rate numerically, so they are
+exact to the cross-section module's quadrature.
 
 For a supernova source, fluxes are fluence / burst duration (see :mod:`cevns_fit.sources`):
 multiply a rate per day by ``source.burst_duration_s / 86400`` for events per burst
@@ -28,6 +30,7 @@ import numpy as np
 from cevns_fit.constants import DAYS_PER_YEAR, SECONDS_PER_DAY, SIN2_THETA_W
 from cevns_fit.cross_section import dsigma_dER, sigma_eff
 from cevns_fit.errors import InputError
+from cevns_fit.physics import PhysicsParameters
 from cevns_fit.sources import FluxComponent, Source
 from cevns_fit.targets import Target
 
@@ -55,6 +58,7 @@ def differential_rate_component(
     *,
     form_factor: str = "helm",
     sin2_theta_w: float = SIN2_THETA_W,
+    physics: PhysicsParameters | None = None,
 ) -> np.ndarray:
     """dR/dE_R (events/kg/day/keVnr) of one flux component at recoil energies ``energy_keVnr``."""
     ds_per_kg = dsigma_dER(
@@ -64,6 +68,8 @@ def differential_rate_component(
         form_factor=form_factor,
         per="kg",
         sin2_theta_w=sin2_theta_w,
+        physics=physics,
+        flavour=component.flavour,
     )
     return SECONDS_PER_DAY * component.flux_cm2_s * (component.weights @ ds_per_kg)
 
@@ -75,11 +81,17 @@ def differential_rate(
     *,
     form_factor: str = "helm",
     sin2_theta_w: float = SIN2_THETA_W,
+    physics: PhysicsParameters | None = None,
 ) -> dict[str, np.ndarray]:
     """dR/dE_R per component: {component name: (n_E,) events / kg / day / keVnr}."""
     return {
         c.name: differential_rate_component(
-            energy_keVnr, target, c, form_factor=form_factor, sin2_theta_w=sin2_theta_w
+            energy_keVnr,
+            target,
+            c,
+            form_factor=form_factor,
+            sin2_theta_w=sin2_theta_w,
+            physics=physics,
         )
         for c in source.components
     }
@@ -103,6 +115,7 @@ def _total_component(
     form_factor: str,
     efficiency: Callable[[np.ndarray], np.ndarray] | None,
     sin2_theta_w: float,
+    physics: PhysicsParameters | None = None,
 ) -> np.ndarray:
     out = np.empty(thresholds.shape)
     for start in range(0, thresholds.size, _THRESHOLD_CHUNK):
@@ -115,6 +128,8 @@ def _total_component(
             form_factor=form_factor,
             per="kg",
             sin2_theta_w=sin2_theta_w,
+            physics=physics,
+            flavour=component.flavour,
         )  # (n_enu, n_thr) cm² per kg
         out[start : start + _THRESHOLD_CHUNK] = component.weights @ s_eff
     return SECONDS_PER_DAY * component.flux_cm2_s * out
@@ -128,13 +143,16 @@ def total_rate_by_component(
     form_factor: str = "helm",
     efficiency: Callable[[np.ndarray], np.ndarray] | None = None,
     sin2_theta_w: float = SIN2_THETA_W,
+    physics: PhysicsParameters | None = None,
 ) -> dict[str, np.ndarray]:
     """Events / kg / day above each threshold (keVnr), per component: {name: (n_thr,)}.
 
     ``efficiency`` (optional) maps true recoil energies (keVnr) to an acceptance in [0, 1]."""
     thresholds = np.atleast_1d(np.asarray(threshold_keVnr, dtype=float))
     return {
-        c.name: _total_component(thresholds, target, c, form_factor, efficiency, sin2_theta_w)
+        c.name: _total_component(
+            thresholds, target, c, form_factor, efficiency, sin2_theta_w, physics
+        )
         for c in source.components
     }
 
@@ -147,6 +165,7 @@ def total_rate(
     form_factor: str = "helm",
     efficiency: Callable[[np.ndarray], np.ndarray] | None = None,
     sin2_theta_w: float = SIN2_THETA_W,
+    physics: PhysicsParameters | None = None,
 ) -> np.ndarray:
     """Events / kg / day above each threshold (keVnr), all components: shape (n_thr,).
 
@@ -159,6 +178,7 @@ def total_rate(
             form_factor=form_factor,
             efficiency=efficiency,
             sin2_theta_w=sin2_theta_w,
+            physics=physics,
         )
     )
 
@@ -177,6 +197,7 @@ def expected_events(
     time_days: float,
     form_factor: str = "helm",
     sin2_theta_w: float = SIN2_THETA_W,
+    physics: PhysicsParameters | None = None,
 ) -> np.ndarray:
     """Expected CEvNS events above each threshold for ``mass_kg`` of target over ``time_days``
     of live time (no detector response): total_rate × mass × time."""
@@ -184,7 +205,12 @@ def expected_events(
         if not (np.isfinite(value) and value >= 0):
             raise InputError(f"{name} = {value!r}: must be a finite number >= 0")
     rate = total_rate(
-        threshold_keVnr, target, source, form_factor=form_factor, sin2_theta_w=sin2_theta_w
+        threshold_keVnr,
+        target,
+        source,
+        form_factor=form_factor,
+        sin2_theta_w=sin2_theta_w,
+        physics=physics,
     )
     return rate * mass_kg * time_days
 
@@ -204,6 +230,7 @@ def flux_averaged_cross_section_cm2(
     form_factor: str = "helm",
     per: str = "nucleus",
     sin2_theta_w: float = SIN2_THETA_W,
+    physics: PhysicsParameters | None = None,
 ) -> float:
     """⟨σ⟩ = Σ_c Φ_c Σ_i w_i σ_eff(E_ν,i, E_thr) / Σ_c Φ_c, cm² (per nucleus, average over the
     formula's nuclei, or per kg). The quantity COHERENT quotes for CsI (PRL 129, 081801)."""
@@ -216,6 +243,8 @@ def flux_averaged_cross_section_cm2(
             form_factor=form_factor,
             per=per,
             sin2_theta_w=sin2_theta_w,
+            physics=physics,
+            flavour=c.flavour,
         )[:, 0]
         num += c.flux_cm2_s * float(c.weights @ s)
     return num / source.total_flux_cm2_s

@@ -10,6 +10,7 @@ from cevns_fit.cli._common import add_json_flag
 from cevns_fit.constants import SIN2_THETA_W
 from cevns_fit.cross_section import recoil_max_keVnr, sigma_eff
 from cevns_fit.form_factors import FORM_FACTORS
+from cevns_fit.physics import check_sin2_theta_w
 from cevns_fit.targets import make_target, parse_composition
 
 __all__ = ["add_parser", "add_target_options", "target_from_args"]
@@ -26,11 +27,15 @@ def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") 
         help="custom isotopic fractions, e.g. 'Ge:76=0.88,74=0.12;Pb:208=1'",
     )
     parser.add_argument(
-        "--sin2-theta-w", type=float, default=SIN2_THETA_W, help="weak mixing angle at q -> 0"
+        "--sin2-theta-w",
+        type=float,
+        default=SIN2_THETA_W,
+        help="weak mixing angle at q -> 0, in (0, 1)",
     )
 
 
 def target_from_args(formula: str, args: argparse.Namespace):
+    check_sin2_theta_w(args.sin2_theta_w, "--sin2-theta-w")
     composition = parse_composition(args.composition) if args.composition else None
     return make_target(formula, composition, strict=False)
 
