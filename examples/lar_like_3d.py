@@ -15,7 +15,8 @@ only (no Python glue):
   100 % log-normal normalisation uncertainty; a ³⁹Ar-like steady-state electron-recoil rate,
   flat in time; neutrino-induced neutrons rescaled to 5 ± 2.5 events;
 * ``data.csv``: one pseudo-experiment drawn from the model at signal strength ``--mu`` (known
-  truth, nominal nuisance parameters), as an N-D CSV (bin edges energy_low, energy_high, time_low, ..., and counts).
+  truth, nominal nuisance parameters), as an N-D CSV (bin edges energy_low, energy_high,
+  time_low, ..., and counts).
 
 ``--fit`` then runs ``cevns-fit fit lar_like.toml --data data.csv`` on it. Every number here
 is illustrative, not a measurement.
@@ -48,7 +49,10 @@ def _f90_table(path: Path, mean: float, width_at_10keVee: float) -> None:
         width = width_at_10keVee * np.sqrt(10.0 / e)
         prob = np.diff(norm.cdf(f_edges, mean, width))
         prob /= prob.sum()
-        rows += [f"{e:g},{lo:g},{hi:g},{p:.6e}" for lo, hi, p in zip(f_edges, f_edges[1:], prob)]
+        rows += [
+            f"{e:g},{lo:g},{hi:g},{p:.6e}"
+            for lo, hi, p in zip(f_edges, f_edges[1:], prob, strict=False)
+        ]
     path.write_text("\n".join(rows) + "\n")
 
 
@@ -57,7 +61,8 @@ def _neutron_table(path: Path, slope_keVee: float) -> None:
     centres = np.arange(0.5, 60.0, 1.0)
     per_gwhr = 20.0 * np.exp(-centres / slope_keVee) / slope_keVee
     path.write_text(
-        "energy,counts\n" + "".join(f"{c:g},{v:.6e}\n" for c, v in zip(centres, per_gwhr))
+        "energy,counts\n"
+        + "".join(f"{c:g},{v:.6e}\n" for c, v in zip(centres, per_gwhr, strict=True))
     )
 
 
@@ -174,7 +179,9 @@ def write_data(model_path: Path, out: Path, *, mu: float, seed: int) -> Path:
     header = ",".join(f"{a.name}_low,{a.name}_high" for a in channel.axes) + ",counts"
     lines = [header]
     for index in np.ndindex(*channel.shape):
-        bins = [f"{a.edges[i]:g},{a.edges[i + 1]:g}" for a, i in zip(channel.axes, index)]
+        bins = [
+            f"{a.edges[i]:g},{a.edges[i + 1]:g}" for a, i in zip(channel.axes, index, strict=True)
+        ]
         lines.append(",".join(bins) + f",{counts[index]}")
     path = out / "data.csv"
     path.write_text("\n".join(lines) + "\n")
