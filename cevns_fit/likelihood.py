@@ -33,7 +33,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from cevns_fit.errors import InputError
-from cevns_fit.templates import SIGNAL_POI, AnalysisTemplates
+from cevns_fit.templates import SIGNAL_POI, AnalysisTemplates, Channel, Sample
 
 __all__ = [
     "MEASUREMENT_NAME",
@@ -43,6 +43,7 @@ __all__ = [
     "parameter_names",
     "observed_main_data",
     "validate_templates",
+    "templates_from_workspace",
 ]
 
 MEASUREMENT_NAME = "cevns"
@@ -270,3 +271,99 @@ def pyhf_model(workspace: dict):
     ws = pyhf.Workspace(workspace)
     model = ws.model(measurement_name=MEASUREMENT_NAME)
     return model, ws.data(model)
+
+
+_SUPPORTED_MODIFIERS = ("normfactor", "normsys", "histosys", "staterror")
+
+
+def templates_from_workspace(spec: dict, *, source: str = "workspace") -> AnalysisTemplates:
+    """A pyhf workspace (JSON dict) as :class:`AnalysisTemplates`, so every inference command
+    runs on a likelihood written by any tool: the inverse of :func:`build_workspace`.
+
+    The signal is the sample carrying the measurement's POI as a normfactor (renamed ``mu``);
+    normsys keep their (lo, hi) factors, histosys their templates, staterror its absolute
+    per-bin errors; the observations are attached as data. A workspace has no exposure: the
+    result's ``exposure_kg_yr`` is 1, so exposures computed from it are multiples of the
+    workspace's own. Modifiers other than normfactor/normsys/histosys/staterror, a POI on no
+    or several samples, and measurement settings other than bounds are an InputError."""
+    import pyhf
+
+    try:
+        ws = pyhf.Workspace(spec)
+    except (pyhf.exceptions.InvalidSpecification, KeyError, TypeError, ValueError) as exc:
+        first = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise InputError(f"{source}: not a valid pyhf workspace ({first})") from None
+    measurement = spec["measurements"][0]
+    poi = measurement["config"]["poi"]
+    signal_samples = {
+        s["name"]
+        for c in spec["channels"]
+        for s in c["samples"]
+        for m in s["modifiers"]
+        if m["type"] == "normfactor" and m["name"] == poi
+    }
+    if len(signal_samples) != 1:
+        raise InputError(
+            f"{source}: the POI {poi!r} must scale exactly one sample name (the signal), "
+            f"found {sorted(signal_samples) or 'none'}"
+        )
+    signal = signal_samples.pop()
+    data = {o["name"]: np.asarray(o["data"], float) for o in spec.get("observations", [])}
+    channels = []
+    for c in spec["channels"]:
+        samples = []
+        for s in c["samples"]:
+            norm_factor, norm_sys, shape_sys, stat = None, {}, {}, None
+            for m in s["modifiers"]:
+                kind, name = m["type"], m["name"]
+                if kind not in _SUPPORTED_MODIFIERS:
+                    raise InputError(
+                        f"{source}: sample {s['name']!r} uses a {kind} modifier ({name!r}); "
+                        f"cevns-fit handles {', '.join(_SUPPORTED_MODIFIERS)}"
+                    )
+                if kind == "normfactor":
+                    if norm_factor is not None:
+                        raise InputError(f"{source}: sample {s['name']!r} has two normfactors")
+                    norm_factor = SIGNAL_POI if name == poi else name
+                elif kind == "normsys":
+                    norm_sys[name] = (float(m["data"]["lo"]), float(m["data"]["hi"]))
+                elif kind == "histosys":
+                    shape_sys[name] = (
+                        np.asarray(m["data"]["lo_data"], float),
+                        np.asarray(m["data"]["hi_data"], float),
+                    )
+                else:
+                    stat = np.asarray(m["data"], float)
+            name = "cevns" if s["name"] == signal else s["name"]
+            if name == "cevns" and s["name"] != signal:
+                raise InputError(f"{source}: a background sample is named 'cevns'")
+            samples.append(
+                Sample(
+                    name=name,
+                    counts=np.asarray(s["data"], float),
+                    norm_factor=norm_factor,
+                    norm_sys=norm_sys,
+                    shape_sys=shape_sys,
+                    stat_error=stat,
+                )
+            )
+        n = len(c["samples"][0]["data"])
+        channels.append(
+            Channel(
+                name=c["name"],
+                bin_edges=np.arange(n + 1.0),
+                observable="bin",
+                samples=tuple(samples),
+                data=data.get(c["name"]),
+            )
+        )
+    notes = [
+        f"pyhf workspace {source}: POI {poi!r} (as mu) on sample {signal!r}; exposures are "
+        "multiples of the workspace's own (exposure_kg_yr = 1 is the workspace as written)"
+    ]
+    del ws
+    templates = AnalysisTemplates(
+        channels=tuple(channels), exposure_kg_yr=1.0, signal_sample="cevns", notes=tuple(notes)
+    )
+    validate_templates(templates)
+    return templates

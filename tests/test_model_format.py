@@ -252,9 +252,7 @@ def test_target_events_rescales_a_background(lar_templates, lar_model):
     assert double.channels[0].sample("nins").total == pytest.approx(10.0, rel=1e-12, abs=0)
 
 
-def test_duty_factor_of_a_time_axis_is_the_repetition_rate_times_the_window(
-    lar_dir, lar_templates
-):
+def test_duty_factor_of_a_time_axis_is_the_repetition_rate_times_the_window(lar_dir, lar_templates):
     """³⁹Ar-like rate 400 /keVee/kg/day × 60 Hz × 6 µs, flat in time, × the timing efficiency
     and the electron-recoil F90 acceptance (averaged by hand over the table rows of the bin),
     in the 30–35 keVee bin, where the energy efficiency is 1 to 1e-9."""
@@ -387,3 +385,117 @@ def test_options_that_do_not_apply_are_exit_2(lar_dir, tmp_path, capsys):
     assert_clean_input_error(code, out, err, "--project energy")
     code, out, err = run("fit", lar_dir / "lar_like.toml", capsys=capsys)
     assert_clean_input_error(code, out, err, "observations")
+
+
+# ---- numerical accuracy without tuning --------------------------------------------------------
+
+
+def _signal(model) -> np.ndarray:
+    """CEvNS counts per analysis bin (all components, nominal response), per kg·day."""
+    from cevns_fit.response import (
+        recoil_counts_per_kg_day,
+        response_matrix,
+        true_recoil_edges_keVnr,
+    )
+
+    true = true_recoil_edges_keVnr(model)
+    matrix = response_matrix(true, model)
+    return sum(r @ matrix for r in recoil_counts_per_kg_day(model, true).values())
+
+
+def _refined(model, factor: int = 20):
+    from dataclasses import replace
+
+    return replace(
+        model,
+        n_true_bins=model.n_true_bins * factor,
+        fine_bins_per_bin=model.fine_bins_per_bin * factor,
+    )
+
+
+def steep_efficiency_model(tmp_path: Path) -> Path:
+    """The CsPbI3 array with a tabulated efficiency rising from 0 to 1 within 0.1 keVee in the
+    middle of a 1-keVee analysis bin: 4 uniform fine bins per bin put the whole rise in one."""
+    text = (ROOT / "models" / "detectors" / "cspbi3_array.toml").read_text()
+    text = text.replace(
+        '[efficiency]\nmodel = "step"\nthreshold = 4.3',
+        '[efficiency]\nmodel = "tabulated"\n'
+        "x = [0.0, 4.1, 4.2, 30.0]\nvalues = [0.0, 0.0, 1.0, 1.0]",
+    )
+    text = text.replace(
+        'file = "../sources/sns.toml"', f'file = "{ROOT / "models/sources/sns.toml"}"'
+    )
+    text = text.replace("threshold_sigma = 0.5 ", "")
+    path = tmp_path / "steep.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.slow
+def test_every_prediction_is_within_half_a_percent_of_a_20x_refined_calculation(
+    lar_dir, tmp_path, monkeypatch
+):
+    paths = [ROOT / "models" / "detectors" / f"{n}.toml" for n in ("cspbi3_array", "ge_array")]
+    paths += [ROOT / "models" / "detectors" / "coherent_csi_2017.toml"]
+    paths += [lar_dir / "lar_like.toml", steep_efficiency_model(tmp_path)]
+    for path in paths:
+        model = load_detector_model(path)
+        default, fine = _signal(model), _signal(_refined(model))
+        assert default.sum() == pytest.approx(fine.sum(), rel=5e-3, abs=0), path.name
+        big = fine > 0.01 * fine.sum()
+        np.testing.assert_allclose(default[big], fine[big], rtol=5e-3, err_msg=path.name)
+    # without the efficiency-driven refinement the steep model is off by more than 0.5 %
+    import cevns_fit.response as response
+
+    monkeypatch.setattr(response, "_MAX_HALVINGS", 0)
+    model = load_detector_model(paths[-1])
+    off = _signal(model).sum() / _signal(_refined(model)).sum() - 1
+    assert abs(off) > 5e-3, off
+
+
+# ---- inputs everywhere -------------------------------------------------------------------------
+
+
+def test_inference_commands_take_a_pyhf_workspace_and_agree_with_the_model(tmp_path, capsys):
+    model = ROOT / "models" / "detectors" / "cspbi3_array.toml"
+    ws = tmp_path / "ws.json"
+    assert run("workspace", model, "-o", ws, capsys=capsys)[0] == 0
+    out = {}
+    for source in (model, ws):
+        code, text, err = run("significance", source, "--json", capsys=capsys)
+        assert code == 0, err
+        z = json.loads(text)["Z_expected"]
+        code, text, err = run("exposure", source, "--json", capsys=capsys)
+        assert code == 0, err
+        out[source.suffix] = (z, json.loads(text)["exposure_kg_yr"])
+    assert out[".json"][0] == pytest.approx(out[".toml"][0], rel=1e-6, abs=0)
+    # a workspace has no exposure: the answer is a multiple of the workspace's own (10 kg·yr)
+    exposure_model = load_detector_model(model).exposure_kg_yr
+    assert out[".json"][1] * exposure_model == pytest.approx(out[".toml"][1], rel=1e-4, abs=0)
+
+
+def test_a_workspace_with_an_unsupported_modifier_is_exit_2(tmp_path, capsys):
+    model = ROOT / "models" / "detectors" / "cspbi3_array.toml"
+    ws = tmp_path / "ws.json"
+    assert run("workspace", model, "-o", ws, capsys=capsys)[0] == 0
+    spec = json.loads(ws.read_text())
+    sample = spec["channels"][0]["samples"][1]
+    sample["modifiers"].append(
+        {"name": "shape", "type": "shapesys", "data": [1.0] * len(sample["data"])}
+    )
+    ws.write_text(json.dumps(spec))
+    code, out, err = run("significance", ws, capsys=capsys)
+    assert_clean_input_error(code, out, err, "shapesys")
+    code, out, err = run("significance", ws, "--project", "energy", capsys=capsys)
+    assert_clean_input_error(code, out, err, "--project")
+
+
+def test_significance_of_a_projection_is_below_the_full_analysis(lar_dir, capsys):
+    zs = {}
+    for extra in ((), ("--project", "energy")):
+        code, out, err = run(
+            "significance", lar_dir / "lar_like.toml", *extra, "--json", capsys=capsys
+        )
+        assert code == 0, err
+        zs[extra] = json.loads(out)["Z_expected"]
+    assert zs[("--project", "energy")] < zs[()]

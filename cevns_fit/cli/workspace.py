@@ -21,7 +21,12 @@ __all__ = ["add_parser", "run", "add_model_options", "templates_from_args"]
 
 def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
     """MODEL, --exposure, --no-systematics and (optionally) --data, shared by the commands."""
-    parser.add_argument("model", metavar="MODEL", help="detector model file (TOML)")
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="detector model file (TOML) or a pyhf workspace (JSON; exposures are then "
+        "multiples of the workspace's own)",
+    )
     parser.add_argument(
         "--exposure",
         type=float,
@@ -37,14 +42,20 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
         parser.add_argument(
             "--data",
             metavar="FILE",
-            help="observed spectra (CSV or JSON, channel names as in the model)",
+            help="observed spectra (CSV or JSON, 1-D or N-D, channel names as in the model)",
         )
+    parser.add_argument(
+        "--project",
+        metavar="AXIS",
+        choices=("energy", "time", "psd"),
+        help="use the projection of a multi-axis model onto one axis (energy, time or psd)",
+    )
 
 
 def templates_from_args(args: argparse.Namespace):
-    """The model's :class:`AnalysisTemplates` at ``--exposure``, with ``--data`` attached."""
-    from cevns_fit.detector import load_detector_model
-    from cevns_fit.templates import build_templates
+    """The model's :class:`AnalysisTemplates` at ``--exposure``, with ``--data`` attached and
+    projected onto ``--project``; MODEL may be a detector model or a pyhf workspace."""
+    from cevns_fit import spectra
 
     exposure = getattr(args, "exposure", None)
     if exposure is not None and not (math.isfinite(exposure) and exposure > 0):
@@ -52,18 +63,49 @@ def templates_from_args(args: argparse.Namespace):
     model_path = Path(args.model)
     if not model_path.is_file():
         raise InputError(f"{model_path}: model file not found")
-    templates = build_templates(load_detector_model(model_path), exposure_kg_yr=exposure)
     data_path = getattr(args, "data", None)
-    if data_path:
-        from cevns_fit import spectra
+    if data_path and not Path(data_path).is_file():
+        raise InputError(f"{data_path}: data file not found")
+    project = getattr(args, "project", None)
+    if model_path.suffix.lower() == ".json":
+        from cevns_fit.likelihood import templates_from_workspace
 
-        bins = {ch.name: ch.n_bins for ch in templates.channels}
-        if not Path(data_path).is_file():
-            raise InputError(f"{data_path}: data file not found")
-        data = spectra.data_for_channels(
-            spectra.read_spectra(data_path), bins, source=str(data_path)
+        if project is not None:
+            raise InputError(
+                f"--project {project}: {model_path} is a pyhf workspace, which has no axes"
+            )
+        try:
+            spec = json.loads(model_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{model_path}: not a JSON file ({exc})") from None
+        templates = templates_from_workspace(spec, source=str(model_path))
+        if exposure is not None:
+            templates = templates.scaled_to(exposure)
+        if data_path:
+            bins = {ch.name: ch.n_bins for ch in templates.channels}
+            templates = templates.with_data(
+                spectra.data_for_channels(
+                    spectra.read_spectra(data_path), bins, source=str(data_path)
+                )
+            )
+        return templates
+
+    from cevns_fit.detector import load_detector_model
+    from cevns_fit.templates import build_templates
+
+    model = load_detector_model(model_path)
+    if project is not None and (project not in model.axis_names or len(model.axis_names) == 1):
+        raise InputError(
+            f"--project {project}: the model {model_path} has the axes "
+            f"{list(model.axis_names)}; projecting needs a multi-axis model with that axis"
         )
-        templates = templates.with_data(data)
+    templates = build_templates(model, exposure_kg_yr=exposure)
+    if data_path:
+        templates = templates.with_data(
+            spectra.observed_counts(templates, axis_edges=model.axis_edges, path=data_path)
+        )
+    if project is not None:
+        templates = templates.projected(project)
     return templates
 
 
