@@ -499,3 +499,16 @@ def test_significance_of_a_projection_is_below_the_full_analysis(lar_dir, capsys
         assert code == 0, err
         zs[extra] = json.loads(out)["Z_expected"]
     assert zs[("--project", "energy")] < zs[()]
+
+
+def test_rate_reports_each_axis_projection_and_components_that_add_up(lar_dir, capsys):
+    code, out, err = run("rate", lar_dir / "lar_like.toml", "--json", capsys=capsys)
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["axes"] == ["energy", "time", "psd"]
+    for axis, p in r["projections"].items():
+        assert len(p["signal"]) == len(p["edges"]) - 1, axis
+        assert sum(p["signal"]) == pytest.approx(r["signal_events"], rel=1e-12, abs=0)
+        assert sum(p["background"]) == pytest.approx(r["background_events"], rel=1e-12, abs=0)
+    by_component = sum(r["signal_events_by_component"].values())
+    assert by_component == pytest.approx(r["signal_events"], rel=1e-12, abs=0)

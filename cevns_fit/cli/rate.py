@@ -1,14 +1,17 @@
 """``cevns-fit rate MODEL``: expected signal and background counts of a detector model.
 
 Builds the model's binned templates (quenching, smearing, efficiency) at its exposure, or at
-``--exposure``, and prints the totals, the bins and the per-bin counts; ``--out`` saves a plot
-of the templates and the signal's ±1σ variations.
+``--exposure``, and prints the totals, the bins and the per-bin counts (flattened energy-major
+for a multi-axis model, with its projections onto each axis under ``projections``); ``--out``
+saves a plot of the templates (projected onto energy) and the signal's ±1σ variations.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+
+import numpy as np
 
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.errors import InputError
@@ -18,11 +21,7 @@ __all__ = ["add_parser", "run"]
 
 def run(args: argparse.Namespace) -> dict:
     from cevns_fit.detector import load_detector_model
-    from cevns_fit.templates import (
-        beam_window_fractions,
-        build_templates,
-        signal_templates_by_component,
-    )
+    from cevns_fit.templates import axis_spreads, build_templates, signal_templates_by_component
 
     if args.exposure is not None and not (math.isfinite(args.exposure) and args.exposure > 0):
         raise InputError(f"--exposure = {args.exposure!r}: must be a positive number (kg·yr)")
@@ -33,7 +32,9 @@ def run(args: argparse.Namespace) -> dict:
     backgrounds = [s for s in main.samples if s.name != templates.signal_sample]
     background = sum((s.counts for s in backgrounds), 0.0 * signal.counts)
     by_component = signal_templates_by_component(model, exposure_kg_yr=templates.exposure_kg_yr)
-    kept = beam_window_fractions(model)  # as in build_templates: events inside the beam window
+    # as in build_templates: each component spread over time/psd (or its beam-window fraction)
+    spreads = axis_spreads(model, model.bin_edges)
+    inside = _in_main(model.bin_edges, main.bin_edges)
     result = {
         "model": model.name,
         "target": model.target.name,
@@ -54,7 +55,12 @@ def run(args: argparse.Namespace) -> dict:
         "backgrounds": {s.name: s.counts for s in backgrounds},
         "background_events_by_name": {s.name: s.total for s in backgrounds},
         "signal_events_by_component": {
-            k: kept[k] * float(v.nominal[_in_main(model.bin_edges, main.bin_edges)].sum())
+            k: float(
+                np.sum(
+                    v.nominal[inside].reshape((-1,) + (1,) * (spreads[k].ndim - 1))
+                    * spreads[k][inside]
+                )
+            )
             for k, v in by_component.items()
         },
         "signal_variations": {
@@ -64,12 +70,23 @@ def run(args: argparse.Namespace) -> dict:
         "signal_norm_uncertainty": dict(signal.norm_sys),
         "protons_on_target": model.protons_on_target,
         "notes": list(templates.notes) + list(model.notes),
+        "axes": list(main.axis_names),
     }
+    if main.axes:
+        result["projections"] = {
+            a.name: {
+                "label": a.label,
+                "edges": a.edges,
+                "signal": main.project(signal.counts, a.name),
+                "background": main.project(background, a.name),
+            }
+            for a in main.axes
+        }
     if args.out:
         from cevns_fit.plots.templates import templates_figure
 
         fig = templates_figure(
-            templates,
+            templates.projected("energy") if main.axes else templates,
             title=f"{model.name}: {model.target.name}, {templates.exposure_kg_yr:.3g} kg·yr",
         )
         result["plot"] = save_figure(fig, args.out)
@@ -78,8 +95,6 @@ def run(args: argparse.Namespace) -> dict:
 
 def _in_main(model_edges, main_edges) -> slice:
     # build_templates may drop empty leading/trailing bins; line the full-range components up.
-    import numpy as np
-
     start = int(np.searchsorted(model_edges, main_edges[0]))
     return slice(start, start + len(main_edges) - 1)
 
