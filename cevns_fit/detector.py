@@ -21,12 +21,24 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
     [efficiency]  model = step | erf | logistic (a, k, x0, optional offset, heaviside) |
                   tabulated (in the observable);
                   threshold_sigma or threshold_sigma_lo/_hi (observable units)
-    [analysis]    observable = keVee | PE, light_yield_PE_per_keVee (PE), bins: edges = [...]
-                  or bin_min/bin_max/bin_width, form_factor, channel (name of the main channel)
-    [[backgrounds]] name, kind = steady_state | beam | tabulated, rate_per_kg_day or file with
-                  file_units = counts | per_GWhr | per_kg_day, time_max_us (3-column tables),
-                  duty_factor (number or "source"), norm_uncertainty or
-                  constrained_by (+ control_ratio), apply_efficiency, note
+    [analysis]    the energy axis: observable = keVee | PE, light_yield_PE_per_keVee (PE),
+                  bins: edges = [...] or bin_min/bin_max/bin_width; form_factor, channel (name
+                  of the main channel); fine_bins_per_bin (start of the self-refining sampling)
+    [analysis.time]  an arrival-time axis: edges (µs), t0_us, signal_pdf.prompt/.delayed
+                  (tables), efficiency = {x_us, values}                      (optional)
+    [analysis.psd]   a pulse-shape axis: name, edges, nuclear (P(psd | energy) table),
+                  electron                                                   (optional)
+    [[backgrounds]] name, kind = steady_state | beam | neutrino_induced | tabulated;
+                  rate_per_kg_day (flat) or a table (file, columns, layout) with file_units =
+                  counts | per_GWhr | per_kg_day; time and psd shapes; duty_factor;
+                  norm_uncertainty (+ norm_model linear | lognormal) or constrained_by
+                  (+ control_ratio, free_per_energy_bin); target_events; apply_efficiency;
+                  [[backgrounds.systematics]] name, down, up (±1σ tables); note
+    [[observations]] channel, file, columns: measured counts shipped with the model
+
+The analysis sections are documented key by key in :mod:`cevns_fit.sections`, the table
+layouts in :mod:`cevns_fit.tables`; ``models/detectors/coherent_csi_2017.toml`` (energy × time
+from a data release) and ``examples/lar_like_3d.py`` (energy × time × pulse shape) use them.
 
 Physics sanity (:mod:`cevns_fit.response_checks`, after everything is read): 0 < Q <= 1 for
 the nominal and every ±1σ quenching model and 0 <= ε <= 1 at the nominal and ±1σ thresholds,
