@@ -34,6 +34,8 @@ Schema (see ``models/detectors/*.toml`` for complete, commented examples)::
                   norm_uncertainty (+ norm_model linear | lognormal) or constrained_by
                   (+ control_ratio, free_per_energy_bin); target_events; apply_efficiency;
                   [[backgrounds.systematics]] name, down, up (±1σ tables); note
+    [signal]      optional tabulated CEvNS prediction (file, columns, file_units, shapes,
+                  systematics) replacing the computed one; μ and the flux uncertainty stay
     [[observations]] channel, file, columns: measured counts shipped with the model
 
 The analysis sections are documented key by key in :mod:`cevns_fit.sections`, the table
@@ -101,6 +103,7 @@ from cevns_fit.sections import (
     read_edges,
     read_observations,
     read_psd_axis,
+    read_signal_table,
     read_time_axis,
 )
 from cevns_fit.sources import Source, load_source
@@ -181,6 +184,7 @@ class DetectorModel:
     time_axis: TimeAxis | None = None
     psd_axis: PSDAxis | None = None
     observations: tuple[Observation, ...] = ()
+    signal_table: Background | None = None
 
     @property
     def axis_edges(self) -> dict[str, np.ndarray]:
@@ -411,6 +415,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
             "analysis",
             "backgrounds",
             "observations",
+            "signal",
         )
     )
     name = top.string("name", path.stem)
@@ -439,6 +444,9 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         main_channel=channel,
     )
     observations = read_observations(top)
+    signal_table = read_signal_table(
+        top, source, mass, live_yr, time_axis=time_axis, psd_axis=psd_axis
+    )
     notes = data.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise InputError(f"{top.where('notes')}: must be a list of strings")
@@ -472,6 +480,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         time_axis=time_axis,
         psd_axis=psd_axis,
         observations=observations,
+        signal_table=signal_table,
     )
     check_response(model)  # physics sanity of quenching/efficiency over the analysis range
     return model

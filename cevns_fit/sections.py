@@ -35,6 +35,10 @@ file and the key. The keys (all optional unless marked)::
       [[backgrounds.systematics]]  name, down, up: ±1σ tables (file names or table entries)
                                of the same layout and units as the nominal (histosys)
 
+    [signal]                   a tabulated CEvNS prediction replacing the computed one
+      file, columns, file_units, time, psd, apply_efficiency (default false), systematics
+                               as for a background; μ and the flux uncertainty still apply
+
     [[observations]]           measured data shipped with the model
       channel, file, columns, layout, ...                         a table entry of counts
 
@@ -65,6 +69,7 @@ __all__ = [
     "read_time_axis",
     "read_psd_axis",
     "read_backgrounds",
+    "read_signal_table",
     "read_observations",
 ]
 
@@ -232,168 +237,211 @@ def read_backgrounds(
             f"{top.where('backgrounds')}: must be an array of tables ([[backgrounds]])"
         )
     out, names = [], set()
-    live_days = live_yr * DAYS_PER_YEAR
     for i, entry in enumerate(raw):
         t = ConfigTable(top.path, entry, f"backgrounds[{i}].")
-        t.allow(
-            (
-                "name",
-                "kind",
-                "rate_per_kg_day",
-                *_TABLE_KEYS,
-                "file_units",
-                "time",
-                "psd",
-                "time_window_us",
-                "time_max_us",
-                "duty_factor",
-                "norm_uncertainty",
-                "norm_model",
-                "target_events",
-                "constrained_by",
-                "control_ratio",
-                "free_per_energy_bin",
-                "apply_efficiency",
-                "systematics",
-                "note",
-            )
+        bkg = _read_one_background(
+            t, source, mass_kg, live_yr, time_axis=time_axis, psd_axis=psd_axis
         )
-        name = t.string("name")
-        if name in names or name == "cevns":
+        if bkg.name in names or bkg.name == "cevns":
             raise InputError(
-                f"{t.where('name')} = {name!r}: background names must be unique and not 'cevns'"
+                f"{t.where('name')} = {bkg.name!r}: background names must be unique and not 'cevns'"
             )
-        names.add(name)
-        kind = t.string("kind", allowed=BACKGROUND_KINDS)
-        if t.has("rate_per_kg_day") == t.has("file"):
+        names.add(bkg.name)
+        if bkg.constrained_by == main_channel:
             raise InputError(
-                f"{t.where('rate_per_kg_day')}: give exactly one of rate_per_kg_day "
-                "(flat, counts per observable unit per kg per day) and file"
+                f"{t.where('constrained_by')} = {bkg.constrained_by!r}: a control channel "
+                "needs its own name, not the main channel's"
             )
-        flat_rate, table, systematics = None, None, {}
-        if t.has("rate_per_kg_day") and t.has("systematics"):
-            raise InputError(f"{t.where('systematics')}: needs a tabulated background (file)")
-        if t.has("rate_per_kg_day"):
-            flat_rate = t.number("rate_per_kg_day", nonneg=True)
-        else:
-            what = f"background {name!r} table"
-            table = read_table_entry(t, None, what=what)
-            if not table.has("energy"):
-                raise InputError(f"{t.where('columns')}: a background table needs an energy column")
-            if table.has("psd") and psd_axis is None:
-                raise InputError(f"{t.where('columns')}: a psd column needs [analysis.psd]")
-            units = t.string("file_units", allowed=("counts", "per_GWhr", "per_kg_day"))
-            factor = _units_factor(t, units, source, mass_kg, live_days)
-            table = table.scaled(factor)
-            raw_sys = t.data.get("systematics", [])
-            if not isinstance(raw_sys, list) or not all(isinstance(s, dict) for s in raw_sys):
-                raise InputError(f"{t.where('systematics')}: must be an array of tables")
-            for k, sys_entry in enumerate(raw_sys):
-                s = ConfigTable(top.path, sys_entry, f"{t.prefix}systematics[{k}].")
-                s.allow(("name", "down", "up"))
-                sys_name = s.string("name")
-                pair = []
-                for side in ("down", "up"):
-                    hist = read_table_entry(s, side, what=f"{what} ({sys_name} {side})").scaled(
-                        factor
-                    )
-                    if hist.axes != table.axes or not all(
-                        np.allclose(a, b) for a, b in zip(hist.edges, table.edges, strict=True)
-                    ):
-                        raise InputError(
-                            f"{s.where(side)}: must have the nominal table's axes and bins"
-                        )
-                    pair.append(hist)
-                systematics[sys_name] = tuple(pair)
-        # Shapes along the axes the table lacks.
-        has_time = table is not None and table.has("time")
-        has_psd = table is not None and table.has("psd")
-        time_shape = _shape(
-            t,
-            "time",
-            ("flat", "prompt", "delayed", "table"),
-            "table" if has_time else default_time_shape(kind),
-            f"background {name!r} time shape",
-        )
-        if time_shape == "table" and not has_time:
-            raise InputError(f"{t.where('time')} = 'table': the table has no time column")
-        psd_default = "table" if has_psd else ("nuclear" if kind != "steady_state" else "flat")
-        psd_shape = _shape(
-            t, "psd", ("flat", "nuclear", "electron", "table"), psd_default, f"{name} psd shape"
-        )
-        if psd_shape == "table" and not has_psd:
-            raise InputError(f"{t.where('psd')} = 'table': the table has no psd column")
-        if psd_axis is not None and isinstance(psd_shape, str) and psd_shape == "electron":
-            psd_axis.table("electron")  # exists, or a clear error now
-        if psd_axis is None and t.has("psd"):
-            raise InputError(f"{t.where('psd')}: the analysis has no [analysis.psd] axis")
-        if time_axis is None and t.has("time") and not isinstance(time_shape, str):
-            raise InputError(f"{t.where('time')}: the analysis has no [analysis.time] axis")
-        window = None
-        if t.has("time_window_us") or t.has("time_max_us"):
-            if not has_time:
-                raise InputError(f"{t.where('time_window_us')}: the table has no time column")
-            if t.has("time_window_us"):
-                w = t.numbers("time_window_us", min_length=2, increasing=True)
-                window = (float(w[0]), float(w[1]))
-            else:
-                window = (float(table.edges_of("time")[0]), t.number("time_max_us", positive=True))
-        duty = 1.0
-        if t.has("duty_factor"):
-            if t.data["duty_factor"] == "source":
-                rate = getattr(source.timing, "repetition_rate_Hz", None)
-                if source.duty_factor is None and not (rate and time_axis is not None):
-                    raise InputError(
-                        f"{t.where('duty_factor')} = 'source': the source has no "
-                        "timing window; give a number"
-                    )
-                # With a time axis the analysis window is the axis; else the source's window.
-                duty = rate * time_axis.window_us * 1e-6 if time_axis else source.duty_factor
-            else:
-                duty = t.number("duty_factor", positive=True, maximum=1.0)
-        if t.has("norm_uncertainty") and t.has("constrained_by"):
-            raise InputError(
-                f"{t.where('constrained_by')}: give norm_uncertainty or constrained_by, not both"
-            )
-        sigma = t.number("norm_uncertainty", 0.0, nonneg=True)
-        norm_model = t.string(
-            "norm_model", "lognormal" if sigma >= 1 else "linear", allowed=NORM_MODELS
-        )
-        if norm_model == "linear" and sigma >= 1:
-            raise InputError(
-                f"{t.where('norm_uncertainty')} = {sigma:g}: a linear 1 ± σ normalisation "
-                "goes negative; use norm_model = 'lognormal' for σ >= 1"
-            )
-        constrained = t.string("constrained_by") if t.has("constrained_by") else None
-        if constrained == main_channel:
-            raise InputError(
-                f"{t.where('constrained_by')} = {constrained!r}: a control channel needs its "
-                "own name, not the main channel's"
-            )
-        per_bin = t.boolean("free_per_energy_bin", False)
-        if per_bin and constrained is None:
-            raise InputError(f"{t.where('free_per_energy_bin')}: needs constrained_by (a control)")
-        target = t.number("target_events", positive=True) if t.has("target_events") else None
-        bkg = Background(
-            name=name,
-            kind=kind,
-            flat_rate=flat_rate,
-            table=table,
-            time_shape=time_shape,
-            psd_shape=psd_shape,
-            time_window_us=window,
-            norm_uncertainty=sigma,
-            norm_model=norm_model,
-            constrained_by=constrained,
-            control_ratio=t.number("control_ratio", 1.0, positive=True),
-            free_per_energy_bin=per_bin,
-            apply_efficiency=t.boolean("apply_efficiency", True),
-            target_events=target,
-            systematics=systematics,
-            note=t.string("note", ""),
-        )
-        out.append(bkg.scaled(duty) if duty != 1.0 else bkg)
+        out.append(bkg)
     return tuple(out)
+
+
+def read_signal_table(
+    top: ConfigTable,
+    source,
+    mass_kg: float,
+    live_yr: float,
+    *,
+    time_axis: TimeAxis | None,
+    psd_axis: PSDAxis | None,
+) -> Background | None:
+    """``[signal]``: an optional tabulated CEvNS prediction (e.g. a data release's own) that
+    replaces the computed one; keys as a tabulated background's (file, columns, file_units,
+    time, psd, apply_efficiency (default false), systematics), no normalisation keys: the
+    signal keeps μ and the source's flux uncertainty."""
+    t = top.optional_table("signal")
+    if t is None:
+        return None
+    allowed = (*_TABLE_KEYS, "file_units", "time", "psd", "time_window_us", "time_max_us")
+    t.allow((*allowed, "apply_efficiency", "systematics", "note"))
+    if not t.has("file"):
+        raise InputError(f"{t.where('file')}: [signal] needs a table file")
+    data = dict(t.data, name="cevns", kind="tabulated")
+    data.setdefault("apply_efficiency", False)
+    inner = ConfigTable(t.path, data, t.prefix)
+    return _read_one_background(
+        inner, source, mass_kg, live_yr, time_axis=time_axis, psd_axis=psd_axis, signal=True
+    )
+
+
+def _read_one_background(
+    t: ConfigTable,
+    source,
+    mass_kg: float,
+    live_yr: float,
+    *,
+    time_axis: TimeAxis | None,
+    psd_axis: PSDAxis | None,
+    signal: bool = False,
+) -> Background:
+    """One ``[[backgrounds]]`` entry (or the ``[signal]`` table)."""
+    live_days = live_yr * DAYS_PER_YEAR
+    t.allow(
+        (
+            "name",
+            "kind",
+            "rate_per_kg_day",
+            *_TABLE_KEYS,
+            "file_units",
+            "time",
+            "psd",
+            "time_window_us",
+            "time_max_us",
+            "duty_factor",
+            "norm_uncertainty",
+            "norm_model",
+            "target_events",
+            "constrained_by",
+            "control_ratio",
+            "free_per_energy_bin",
+            "apply_efficiency",
+            "systematics",
+            "note",
+        )
+    )
+    name = t.string("name")
+    kind = t.string("kind", allowed=BACKGROUND_KINDS)
+    if t.has("rate_per_kg_day") == t.has("file"):
+        raise InputError(
+            f"{t.where('rate_per_kg_day')}: give exactly one of rate_per_kg_day "
+            "(flat, counts per observable unit per kg per day) and file"
+        )
+    flat_rate, table, systematics = None, None, {}
+    if t.has("rate_per_kg_day") and t.has("systematics"):
+        raise InputError(f"{t.where('systematics')}: needs a tabulated background (file)")
+    if t.has("rate_per_kg_day"):
+        flat_rate = t.number("rate_per_kg_day", nonneg=True)
+    else:
+        what = "signal table" if signal else f"background {name!r} table"
+        table = read_table_entry(t, None, what=what)
+        if not table.has("energy"):
+            raise InputError(f"{t.where('columns')}: a background table needs an energy column")
+        if table.has("psd") and psd_axis is None:
+            raise InputError(f"{t.where('columns')}: a psd column needs [analysis.psd]")
+        units = t.string("file_units", allowed=("counts", "per_GWhr", "per_kg_day"))
+        factor = _units_factor(t, units, source, mass_kg, live_days)
+        table = table.scaled(factor)
+        raw_sys = t.data.get("systematics", [])
+        if not isinstance(raw_sys, list) or not all(isinstance(s, dict) for s in raw_sys):
+            raise InputError(f"{t.where('systematics')}: must be an array of tables")
+        for k, sys_entry in enumerate(raw_sys):
+            s = ConfigTable(t.path, sys_entry, f"{t.prefix}systematics[{k}].")
+            s.allow(("name", "down", "up"))
+            sys_name = s.string("name")
+            pair = []
+            for side in ("down", "up"):
+                hist = read_table_entry(s, side, what=f"{what} ({sys_name} {side})").scaled(factor)
+                if hist.axes != table.axes or not all(
+                    np.allclose(a, b) for a, b in zip(hist.edges, table.edges, strict=True)
+                ):
+                    raise InputError(
+                        f"{s.where(side)}: must have the nominal table's axes and bins"
+                    )
+                pair.append(hist)
+            systematics[sys_name] = tuple(pair)
+    # Shapes along the axes the table lacks.
+    has_time = table is not None and table.has("time")
+    has_psd = table is not None and table.has("psd")
+    time_shape = _shape(
+        t,
+        "time",
+        ("flat", "prompt", "delayed", "table"),
+        "table" if has_time else default_time_shape(kind),
+        f"background {name!r} time shape",
+    )
+    if time_shape == "table" and not has_time:
+        raise InputError(f"{t.where('time')} = 'table': the table has no time column")
+    psd_default = "table" if has_psd else ("nuclear" if kind != "steady_state" else "flat")
+    psd_shape = _shape(
+        t, "psd", ("flat", "nuclear", "electron", "table"), psd_default, f"{name} psd shape"
+    )
+    if psd_shape == "table" and not has_psd:
+        raise InputError(f"{t.where('psd')} = 'table': the table has no psd column")
+    if psd_axis is not None and isinstance(psd_shape, str) and psd_shape == "electron":
+        psd_axis.table("electron")  # exists, or a clear error now
+    if psd_axis is None and t.has("psd"):
+        raise InputError(f"{t.where('psd')}: the analysis has no [analysis.psd] axis")
+    if time_axis is None and t.has("time") and not isinstance(time_shape, str):
+        raise InputError(f"{t.where('time')}: the analysis has no [analysis.time] axis")
+    window = None
+    if t.has("time_window_us") or t.has("time_max_us"):
+        if not has_time:
+            raise InputError(f"{t.where('time_window_us')}: the table has no time column")
+        if t.has("time_window_us"):
+            w = t.numbers("time_window_us", min_length=2, increasing=True)
+            window = (float(w[0]), float(w[1]))
+        else:
+            window = (float(table.edges_of("time")[0]), t.number("time_max_us", positive=True))
+    duty = 1.0
+    if t.has("duty_factor"):
+        if t.data["duty_factor"] == "source":
+            rate = getattr(source.timing, "repetition_rate_Hz", None)
+            if source.duty_factor is None and not (rate and time_axis is not None):
+                raise InputError(
+                    f"{t.where('duty_factor')} = 'source': the source has no "
+                    "timing window; give a number"
+                )
+            # With a time axis the analysis window is the axis; else the source's window.
+            duty = rate * time_axis.window_us * 1e-6 if time_axis else source.duty_factor
+        else:
+            duty = t.number("duty_factor", positive=True, maximum=1.0)
+    if t.has("norm_uncertainty") and t.has("constrained_by"):
+        raise InputError(
+            f"{t.where('constrained_by')}: give norm_uncertainty or constrained_by, not both"
+        )
+    sigma = t.number("norm_uncertainty", 0.0, nonneg=True)
+    norm_model = t.string(
+        "norm_model", "lognormal" if sigma >= 1 else "linear", allowed=NORM_MODELS
+    )
+    if norm_model == "linear" and sigma >= 1:
+        raise InputError(
+            f"{t.where('norm_uncertainty')} = {sigma:g}: a linear 1 ± σ normalisation "
+            "goes negative; use norm_model = 'lognormal' for σ >= 1"
+        )
+    constrained = t.string("constrained_by") if t.has("constrained_by") else None
+    per_bin = t.boolean("free_per_energy_bin", False)
+    if per_bin and constrained is None:
+        raise InputError(f"{t.where('free_per_energy_bin')}: needs constrained_by (a control)")
+    target = t.number("target_events", positive=True) if t.has("target_events") else None
+    bkg = Background(
+        name=name,
+        kind=kind,
+        flat_rate=flat_rate,
+        table=table,
+        time_shape=time_shape,
+        psd_shape=psd_shape,
+        time_window_us=window,
+        norm_uncertainty=sigma,
+        norm_model=norm_model,
+        constrained_by=constrained,
+        control_ratio=t.number("control_ratio", 1.0, positive=True),
+        free_per_energy_bin=per_bin,
+        apply_efficiency=t.boolean("apply_efficiency", True),
+        target_events=target,
+        systematics=systematics,
+        note=t.string("note", ""),
+    )
+    return bkg.scaled(duty) if duty != 1.0 else bkg
 
 
 @dataclass(frozen=True)

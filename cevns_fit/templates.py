@@ -319,13 +319,15 @@ def background_templates(
     *,
     exposure_kg_yr: float | None = None,
     bin_edges: np.ndarray | None = None,
+    backgrounds: tuple | None = None,
 ) -> dict[str, tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]]:
     """Expected background counts per analysis bin on every axis (energy[, time][, psd]),
     {name: (nominal, {"threshold": (down, up), <table systematics>: (down, up)})}.
 
     Backgrounds are given in the observable, so only the efficiency (and its threshold
     variation) acts on them, on the same fine bins as the signal's. ``target_events``
-    rescales a background to that many events at the model's exposure."""
+    rescales a background to that many events at the model's exposure. ``backgrounds``
+    defaults to the model's (a tabulated signal is binned the same way)."""
     exposure, kg_days = _kg_days(model, exposure_kg_yr)
     edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
     thr = variation_settings(model).get("threshold")
@@ -347,7 +349,7 @@ def background_templates(
         return kg_days * full
 
     out = {}
-    for bkg in model.backgrounds:
+    for bkg in model.backgrounds if backgrounds is None else backgrounds:
         nominal_eff = efficiencies["nominal"] if bkg.apply_efficiency else None
         nominal = binned(bkg, nominal_eff)
         variations = {}
@@ -423,6 +425,23 @@ def _trim_slice(total: np.ndarray) -> slice:
     return slice(int(nonzero[0]), int(nonzero[-1]) + 1)
 
 
+def _computed_signal(model: DetectorModel, exposure: float):
+    """CEvNS from the cross-section and the response: (counts on every axis, variations)."""
+    components = signal_templates_by_component(model, exposure_kg_yr=exposure)
+    names = list(components)
+    spreads = axis_spreads(model, model.bin_edges)
+    signal = sum(_expand(components[n].nominal, spreads[n]) for n in names)
+    var_names = list(components[names[0]].variations)
+    signal_sys = {
+        k: tuple(
+            sum(_expand(components[n].variations[k][side], spreads[n]) for n in names)
+            for side in (0, 1)
+        )
+        for k in var_names
+    }
+    return signal, signal_sys
+
+
 def _expand(energy: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """An energy template (n_energy,) times its spread over the other axes."""
     return energy.reshape((-1,) + (1,) * (spread.ndim - 1)) * spread
@@ -443,18 +462,12 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
     expected events are dropped (a note says so); with nothing expected at all every bin is
     kept, all zero, with a note (legal but empty)."""
     exposure, _ = _kg_days(model, exposure_kg_yr)
-    components = signal_templates_by_component(model, exposure_kg_yr=exposure)
-    names = list(components)
-    spreads = axis_spreads(model, model.bin_edges)
-    signal = sum(_expand(components[n].nominal, spreads[n]) for n in names)
-    var_names = list(components[names[0]].variations)
-    signal_sys = {
-        k: tuple(
-            sum(_expand(components[n].variations[k][side], spreads[n]) for n in names)
-            for side in (0, 1)
-        )
-        for k in var_names
-    }
+    if model.signal_table is not None:  # a tabulated prediction replaces the computed one
+        signal, signal_sys = background_templates(
+            model, exposure_kg_yr=exposure, backgrounds=(model.signal_table,)
+        )["cevns"]
+    else:
+        signal, signal_sys = _computed_signal(model, exposure)
     backgrounds = background_templates(model, exposure_kg_yr=exposure)
 
     total = signal + sum((b[0] for b in backgrounds.values()), np.zeros_like(signal))

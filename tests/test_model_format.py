@@ -512,3 +512,28 @@ def test_rate_reports_each_axis_projection_and_components_that_add_up(lar_dir, c
         assert sum(p["background"]) == pytest.approx(r["background_events"], rel=1e-12, abs=0)
     by_component = sum(r["signal_events_by_component"].values())
     assert by_component == pytest.approx(r["signal_events"], rel=1e-12, abs=0)
+
+
+def test_a_tabulated_signal_replaces_the_computed_one(lar_dir, lar_templates, tmp_path):
+    """The computed 3-D CEvNS prediction written out as a release would ship it (counts per
+    bin at the model's exposure) and read back as [signal] gives the same template; the
+    response's quenching/threshold variations no longer apply, μ and the flux still do."""
+    main = lar_templates.channels[0]
+    counts = main.sample("cevns").counts.reshape(main.shape)
+    lines = ["energy_low,energy_high,time_low,time_high,psd_low,psd_high,counts"]
+    for index in np.ndindex(*main.shape):
+        edges = [
+            f"{a.edges[i]:g},{a.edges[i + 1]:g}" for a, i in zip(main.axes, index, strict=True)
+        ]
+        lines.append(",".join(edges) + f",{float(counts[index])!r}")
+    for f in lar_dir.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "signal.csv").write_text("\n".join(lines) + "\n")
+    text = (tmp_path / "lar_like.toml").read_text()
+    text += '\n[signal]\nfile = "signal.csv"\nfile_units = "counts"\n'
+    (tmp_path / "lar_like.toml").write_text(text)
+    templates = build_templates(load_detector_model(tmp_path / "lar_like.toml"))
+    cevns = templates.channels[0].sample("cevns")
+    np.testing.assert_allclose(cevns.counts, main.sample("cevns").counts, rtol=1e-10)
+    assert cevns.shape_sys == {} and cevns.norm_factor == "mu"
+    assert cevns.norm_sys == main.sample("cevns").norm_sys
