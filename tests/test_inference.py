@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import types
 from pathlib import Path
 
 import numpy as np
@@ -375,7 +376,8 @@ def fake_model(monkeypatch, tmp_path):
 
     path = tmp_path / "model.toml"
     path.write_text("# stand-in\n")
-    monkeypatch.setattr(cevns_fit.detector, "load_detector_model", lambda p: "model")
+    stand_in = types.SimpleNamespace(axis_names=("energy",), axis_edges={})
+    monkeypatch.setattr(cevns_fit.detector, "load_detector_model", lambda p: stand_in)
     monkeypatch.setattr(
         cevns_fit.templates,
         "build_templates",
