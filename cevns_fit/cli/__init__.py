@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "fit",
     "compare",
     "scan",
+    "models",
 ]
 
 

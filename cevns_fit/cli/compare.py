@@ -11,8 +11,8 @@ import numpy as np
 
 from cevns_fit.cli._common import add_json_flag, save_figure, to_jsonable
 from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
-from cevns_fit.detector import load_detector_model
 from cevns_fit.errors import InputError
+from cevns_fit.registry import load_model
 from cevns_fit.scan import parse_vary
 
 __all__ = ["add_parser", "format_table"]
@@ -67,7 +67,7 @@ def format_table(result: dict) -> str:
 def run(args: argparse.Namespace) -> dict:
     if args.reference_exposure <= 0:
         raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
-    models = [load_detector_model(path) for path in args.models]
+    models = [load_model(path) for path in args.models]
     out = Path(args.out) if args.out else None
     if out is not None:  # fail before the long computation, not after it
         try:

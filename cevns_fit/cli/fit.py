@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.errors import FitFailedError, InputError
+from cevns_fit.registry import data_set_path, detector_path
 
 __all__ = ["add_parser", "run", "fit_model_to_data", "fit_summary"]
 
@@ -130,9 +131,7 @@ def fit_model_to_data(model_path, data_path, *, timing: bool = True, minos: bool
     from cevns_fit.fit import fit_workspace
     from cevns_fit.likelihood import pyhf_backend
 
-    model_path, data_path = Path(model_path), Path(data_path)
-    if not model_path.is_file():
-        raise InputError(f"{model_path}: model file not found")
+    model_path, data_path = detector_path(model_path), data_set_path(data_path)
     if not data_path.exists():
         raise InputError(f"{data_path}: data file not found")
     with pyhf_backend():

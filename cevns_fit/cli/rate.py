@@ -17,7 +17,7 @@ __all__ = ["add_parser", "run"]
 
 
 def run(args: argparse.Namespace) -> dict:
-    from cevns_fit.detector import load_detector_model
+    from cevns_fit.registry import load_model
     from cevns_fit.templates import (
         beam_window_fractions,
         build_templates,
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> dict:
 
     if args.exposure is not None and not (math.isfinite(args.exposure) and args.exposure > 0):
         raise InputError(f"--exposure = {args.exposure!r}: must be a positive number (kg·yr)")
-    model = load_detector_model(args.model)
+    model = load_model(args.model)
     templates = build_templates(model, args.exposure)
     main = templates.channels[0]
     signal = main.sample(templates.signal_sample)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cevns_fit.cli._common import add_json_flag
+from cevns_fit.registry import detector_path
 from cevns_fit.scan import VARY_NAMES, parse_vary, run_scan
 
 __all__ = ["add_parser"]
@@ -15,7 +16,7 @@ def run(args: argparse.Namespace) -> dict:
         args.sigma = [3.0, 5.0]
     axes = [parse_vary(text) for text in args.vary]
     result = run_scan(
-        args.model,
+        detector_path(args.model),
         axes,
         out=args.out,
         executor=args.executor,

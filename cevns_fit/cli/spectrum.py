@@ -24,24 +24,18 @@ from cevns_fit.rates import (
     sum_components,
     total_rate_by_component,
 )
+from cevns_fit.registry import source_path
 from cevns_fit.sources import Source, load_source
 
 __all__ = ["add_parser", "resolve_source_path", "run"]
 
-# Shipped presets live in the repository's models/sources/ (next to the package).
-PRESET_DIR = Path(__file__).resolve().parents[2] / "models" / "sources"
-
 
 def resolve_source_path(text: str) -> Path:
-    """A path as given if it exists, else a shipped preset ``models/sources/<text>.toml``."""
-    path = Path(text)
-    if path.exists():
-        return path
-    preset = PRESET_DIR / f"{text}.toml"
-    if path.suffix == "" and preset.exists():
-        return preset
-    presets = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
-    raise InputError(f"--source {text!r}: no such file and no such preset (presets: {presets})")
+    """A source file as given, else the shipped source of that name (``sns``, ``reactor``)."""
+    try:
+        return source_path(text)
+    except InputError as exc:
+        raise InputError(f"--source: {exc}") from None
 
 
 def _positive_finite(value: float | None, flag: str, *, allow_zero: bool = False) -> None:

@@ -43,16 +43,13 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
 
 def templates_from_args(args: argparse.Namespace):
     """The model's :class:`AnalysisTemplates` at ``--exposure``, with ``--data`` attached."""
-    from cevns_fit.detector import load_detector_model
+    from cevns_fit.registry import load_model
     from cevns_fit.templates import build_templates
 
     exposure = getattr(args, "exposure", None)
     if exposure is not None and not (math.isfinite(exposure) and exposure > 0):
         raise InputError(f"--exposure {exposure!r}: must be a positive number of kg·yr")
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise InputError(f"{model_path}: model file not found")
-    templates = build_templates(load_detector_model(model_path), exposure_kg_yr=exposure)
+    templates = build_templates(load_model(args.model), exposure_kg_yr=exposure)
     data_path = getattr(args, "data", None)
     if data_path:
         from cevns_fit import spectra
