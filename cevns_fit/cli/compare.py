@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag, save_figure, to_jsonable
+from cevns_fit.cli._common import add_json_flag, add_progress_flag, save_figure, to_jsonable
 from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
 from cevns_fit.errors import InputError
 from cevns_fit.registry import load_model
@@ -117,16 +117,38 @@ def _text(result: dict) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare detector models per kg, per channel and per dollar")
     p.add_argument(
-        "models", nargs="+", help="detector model TOML files (the first is the challenger)"
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="detector models, TOML files or shipped names (the first is the challenger)",
     )
-    p.add_argument("--out", default=None, help="directory for the table, JSON and plots")
-    p.add_argument("--reference-exposure", type=float, default=1.0, help="exposure for Z [kg·yr]")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder for the table, the JSON and the figures (created if missing)",
+    )
+    p.add_argument(
+        "--reference-exposure",
+        type=float,
+        default=1.0,
+        metavar="KG_YR",
+        help="exposure at which Z is quoted [kg·yr] (default 1)",
+    )
     p.add_argument(
         "--thresholds",
         default="2:40:20",
-        help="threshold grid START:STOP:N [keVnr] for the crossover scan ('' to skip)",
+        metavar="START:STOP:N",
+        help="nuclear-recoil threshold grid [keVnr] of the 5σ-exposure curves and crossovers "
+        "(default 2:40:20; '' to skip)",
     )
-    p.add_argument("--workers", type=int, default=None, help="worker processes for the scans")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes for the threshold scans (default: all cores)",
+    )
+    add_progress_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

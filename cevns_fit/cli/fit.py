@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import add_json_flag, plain_text, save_figure
 from cevns_fit.errors import FitFailedError, InputError
 from cevns_fit.registry import data_set_path, detector_path
 
@@ -45,24 +45,32 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "fit",
         help="fit a measured spectrum: mu, signal events, pulls, observed significance",
-        description=__doc__.split("\n\n")[1],
+        description=plain_text(__doc__.split("\n\n")[1]),
     )
     parser.add_argument(
-        "model", metavar="MODEL", help="detector model (.toml) or pyhf workspace (.json)"
+        "model",
+        metavar="MODEL",
+        help="detector model (a .toml file or a shipped name, e.g. coherent_csi_2017) or a pyhf "
+        "workspace (.json)",
     )
     parser.add_argument(
         "--data",
         required=True,
         metavar="FILE",
-        help="spectrum file (CSV/JSON, channels named as in the model) or the COHERENT release dir",
+        help="observed counts per bin (CSV/JSON, channels named as in the model), or the "
+        "COHERENT release folder or its shipped name coherent_csi_2017",
     )
     parser.add_argument(
         "--energy-only",
         action="store_true",
         help="COHERENT release: fit the PE spectrum only (default: PE x arrival time)",
     )
-    parser.add_argument("--no-minos", action="store_true", help="skip MINOS on mu")
-    parser.add_argument("--out", metavar="PNG", help="save the post-fit figure here")
+    parser.add_argument(
+        "--no-minos", action="store_true", help="skip MINOS (asymmetric) errors on mu"
+    )
+    parser.add_argument(
+        "--out", metavar="PNG", help="save the post-fit figure (data, stacked fit) here"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 

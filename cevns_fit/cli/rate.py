@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import MODEL_HELP, add_json_flag, save_figure
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -110,13 +110,19 @@ def _text(result: dict) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rate", help="expected CEvNS and background counts of a detector model")
-    p.add_argument("model", help="detector model (TOML), e.g. models/detectors/cspbi3_array.toml")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument(
         "--exposure",
         type=float,
         default=None,
+        metavar="KG_YR",
         help="exposure [kg·yr] (default: the model's mass × live time)",
     )
-    p.add_argument("--out", default=None, help="write a plot of the templates to this PNG")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PNG",
+        help="write the templates (signal, backgrounds, ±1σ variations) to this image file",
+    )
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

@@ -80,12 +80,32 @@ def _text(result: dict) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ratio-map", help="sigma_eff ratio of two targets over (E_nu, threshold)")
     add_target_options(p)
-    p.add_argument("--reference", required=True, help="reference target formula, e.g. Ge")
-    p.add_argument("--enu", default="5:55:101", help="neutrino energies START:STOP:N [MeV]")
-    p.add_argument("--thresholds", default="0:40:81", help="thresholds START:STOP:N [keVnr]")
-    p.add_argument("--out", default=None, help="write the ratio map (seed Fig. 4) as PNG")
     p.add_argument(
-        "--fig3", default=None, help="also write seed Fig. 3 (sigma*eps vs threshold) as PNG"
+        "--reference", required=True, metavar="FORMULA", help="reference target formula, e.g. Ge"
+    )
+    p.add_argument(
+        "--enu",
+        default="5:55:101",
+        metavar="START:STOP:N",
+        help="neutrino-energy grid [MeV] (default 5:55:101)",
+    )
+    p.add_argument(
+        "--thresholds",
+        default="0:40:81",
+        metavar="START:STOP:N",
+        help="nuclear-recoil threshold grid [keVnr] (default 0:40:81)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PNG",
+        help="write the per-nucleus ratio map (seed Fig. 4) to this image file",
+    )
+    p.add_argument(
+        "--fig3",
+        default=None,
+        metavar="PNG",
+        help="also write seed Fig. 3 (sigma_eff x efficiency vs threshold) to this image file",
     )
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

@@ -82,14 +82,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--level",
         type=float,
         default=100.0,
-        help="resolution level defining the threshold [%% FWHM] (default 100)",
+        metavar="PERCENT",
+        help="resolution level defining the threshold [%% FWHM/E] (default 100)",
     )
     p.add_argument(
         "--quenching",
         type=float,
         default=0.3,
-        help="assumed quenching factor to quote the threshold in keVnr (default 0.3)",
+        metavar="Q",
+        help="assumed quenching factor (keVee/keVnr) to quote the threshold in keVnr (default 0.3)",
     )
-    p.add_argument("--out", default=None, help="write the R(E) figure to this PNG")
+    p.add_argument(
+        "--out", default=None, metavar="PNG", help="write the R(E) figure to this image file"
+    )
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

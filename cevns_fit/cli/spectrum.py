@@ -140,18 +140,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_target_options(p)
     p.add_argument(
-        "--source", required=True, help="source model (TOML) or preset name, e.g. sns, reactor"
+        "--source",
+        required=True,
+        help="source model: a TOML file or a shipped name, e.g. sns, reactor (cevns-fit models)",
     )
     p.add_argument(
-        "--threshold", type=float, default=0.0, help="recoil threshold for the total [keVnr]"
+        "--threshold",
+        type=float,
+        default=0.0,
+        metavar="KEVNR",
+        help="nuclear-recoil threshold for the total, marked on the figure [keVnr] (default 0)",
     )
     p.add_argument(
-        "--distance", type=float, default=None, help="move the source to this distance [m]"
+        "--distance",
+        type=float,
+        default=None,
+        metavar="M",
+        help="move the source to this distance [m] (default: the source file's)",
     )
     p.add_argument(
-        "--emax", type=float, default=None, help="largest recoil energy of the grid [keVnr]"
+        "--emax",
+        type=float,
+        default=None,
+        metavar="KEVNR",
+        help="largest recoil energy of the grid [keVnr] (default: the kinematic endpoint)",
     )
-    p.add_argument("--n-points", type=int, default=200, help="points of the recoil-energy grid")
-    p.add_argument("--out", default=None, help="write dR/dE_R by component as PNG")
+    p.add_argument(
+        "--n-points",
+        type=int,
+        default=200,
+        metavar="N",
+        help="points of the recoil-energy grid (default 200)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PNG",
+        help="write dR/dE_R by flux component to this image file",
+    )
     add_json_flag(p)
     p.set_defaults(func=run, text=_print_text)

@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import MODEL_HELP, add_json_flag, plain_text
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run", "add_model_options", "templates_from_args"]
@@ -21,7 +21,7 @@ __all__ = ["add_parser", "run", "add_model_options", "templates_from_args"]
 
 def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
     """MODEL, --exposure, --no-systematics and (optionally) --data, shared by the commands."""
-    parser.add_argument("model", metavar="MODEL", help="detector model file (TOML)")
+    parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     parser.add_argument(
         "--exposure",
         type=float,
@@ -37,7 +37,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
         parser.add_argument(
             "--data",
             metavar="FILE",
-            help="observed spectra (CSV or JSON, channel names as in the model)",
+            help="observed counts per bin (CSV or JSON, channels named as in the model)",
         )
 
 
@@ -68,10 +68,12 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "workspace",
         help="write the analysis of a detector model as a pyhf workspace (JSON)",
-        description=__doc__.split("\n\n")[0],
+        description=plain_text(__doc__.split("\n\n")[0]),
     )
     add_model_options(parser)
-    parser.add_argument("-o", "--out", required=True, metavar="FILE", help="output JSON file")
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="write the pyhf workspace (JSON) here"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 

@@ -16,17 +16,28 @@ __all__ = ["add_parser", "add_target_options", "target_from_args"]
 
 
 def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") -> None:
-    parser.add_argument(flag, required=True, help="chemical formula, e.g. CsPbI3, Ge, CsI")
     parser.add_argument(
-        "--form-factor", choices=list(FORM_FACTORS), default="helm", help="nuclear form factor"
+        flag, required=True, metavar="FORMULA", help="chemical formula, e.g. CsPbI3, Ge, CsI"
+    )
+    parser.add_argument(
+        "--form-factor",
+        choices=list(FORM_FACTORS),
+        default="helm",
+        help="nuclear form factor F(q) (default helm)",
     )
     parser.add_argument(
         "--composition",
         default=None,
-        help="custom isotopic fractions, e.g. 'Ge:76=0.88,74=0.12;Pb:208=1'",
+        metavar="SPEC",
+        help="custom isotopic fractions by mass number, e.g. 'Ge:76=0.88,74=0.12;Pb:208=1' "
+        "(default: natural abundances)",
     )
     parser.add_argument(
-        "--sin2-theta-w", type=float, default=SIN2_THETA_W, help="weak mixing angle at q -> 0"
+        "--sin2-theta-w",
+        type=float,
+        default=SIN2_THETA_W,
+        metavar="VALUE",
+        help=f"weak mixing angle sin^2(theta_W) at q -> 0, dimensionless (default {SIN2_THETA_W})",
     )
 
 
@@ -64,7 +75,13 @@ def run(args: argparse.Namespace) -> dict:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("xsec", help="effective CEvNS cross-section of a target (seed Eq. 3)")
     add_target_options(p)
-    p.add_argument("--enu", type=float, required=True, help="neutrino energy [MeV]")
-    p.add_argument("--threshold", type=float, default=0.0, help="recoil threshold [keVnr]")
+    p.add_argument("--enu", type=float, required=True, metavar="MEV", help="neutrino energy [MeV]")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        metavar="KEVNR",
+        help="nuclear-recoil threshold [keVnr] (default 0)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
