@@ -65,3 +65,21 @@ def test_a_closed_pipe_ends_quietly():
         proc.wait()
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert proc.returncode == 141
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    # the structure behind a fast `cevns-fit --help` (timed in benchmarks/bench_startup.py)
+    code = (
+        "import sys; from cevns_fit.cli import build_parser; build_parser(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'numpy', 'scipy', 'pyhf', 'matplotlib', 'dask', 'periodictable'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_form_factor_choices_are_the_library_s():
+    from cevns_fit.cli.xsec import FORM_FACTOR_NAMES
+    from cevns_fit.form_factors import FORM_FACTORS
+
+    assert tuple(FORM_FACTORS) == FORM_FACTOR_NAMES

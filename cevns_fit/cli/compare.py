@@ -7,13 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from cevns_fit.cli._common import add_json_flag, add_progress_flag, save_figure, to_jsonable
-from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
 from cevns_fit.errors import InputError
 from cevns_fit.registry import load_model
-from cevns_fit.scan import parse_vary
 
 __all__ = ["add_parser", "format_table"]
 
@@ -65,6 +61,11 @@ def format_table(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
+    from cevns_fit.scan import parse_vary
+
     if args.reference_exposure <= 0:
         raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
     models = [load_model(path) for path in args.models]

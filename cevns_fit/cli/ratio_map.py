@@ -5,13 +5,14 @@ Also draws seed Fig. 3 (σ·ε vs threshold, A solid, B dashed) with ``--fig3 PN
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.cli.xsec import add_target_options, target_from_args
-from cevns_fit.cross_section import sigma_eff
 from cevns_fit.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["add_parser", "ratio_map"]
 
@@ -19,12 +20,18 @@ __all__ = ["add_parser", "ratio_map"]
 def ratio_map(enu_MeV, threshold_keVnr, target, reference, **kwargs) -> np.ndarray:
     """σ_eff(target)/σ_eff(reference) per nucleus, shape (n_enu, n_thr); 0 where the target
     sees no recoil above the threshold (the seed's convention for Fig. 4)."""
+    import numpy as np
+
+    from cevns_fit.cross_section import sigma_eff
+
     num = sigma_eff(enu_MeV, threshold_keVnr, target, **kwargs)
     den = sigma_eff(enu_MeV, threshold_keVnr, reference, **kwargs)
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 def _grid(text: str, name: str, *, positive: bool) -> np.ndarray:
+    import numpy as np
+
     try:
         start, stop, n = text.split(":")
         grid = np.linspace(float(start), float(stop), int(n))
@@ -37,6 +44,8 @@ def _grid(text: str, name: str, *, positive: bool) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
     target = target_from_args(args.target, args)
     reference = target_from_args(args.reference, args)
     enu = _grid(args.enu, "enu", positive=True)

@@ -12,13 +12,6 @@ import math
 
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.errors import InputError
-from cevns_fit.resolution import (
-    SEED_FIG2_A,
-    SEED_FIG2_B,
-    SEED_FIG2_C,
-    seed_fwhm_percent,
-    seed_threshold_keVee,
-)
 
 __all__ = ["add_parser", "run"]
 
@@ -29,6 +22,14 @@ DATA_NOTE = (
 
 
 def run(args: argparse.Namespace) -> dict:
+    from cevns_fit.resolution import (
+        SEED_FIG2_A,
+        SEED_FIG2_B,
+        SEED_FIG2_C,
+        seed_fwhm_percent,
+        seed_threshold_keVee,
+    )
+
     for name in ("level", "quenching"):
         value = getattr(args, name)
         if not (math.isfinite(value) and value > 0):

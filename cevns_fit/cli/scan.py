@@ -6,12 +6,13 @@ import argparse
 
 from cevns_fit.cli._common import MODEL_HELP, add_json_flag, add_progress_flag
 from cevns_fit.registry import detector_path
-from cevns_fit.scan import parse_vary, run_scan
 
 __all__ = ["add_parser"]
 
 
 def run(args: argparse.Namespace) -> dict:
+    from cevns_fit.scan import parse_vary, run_scan
+
     if args.sigma is None:
         args.sigma = [3.0, 5.0]
     axes = [parse_vary(text) for text in args.vary]

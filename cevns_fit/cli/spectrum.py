@@ -12,20 +12,11 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
-
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.cli.xsec import add_target_options, target_from_args
 from cevns_fit.constants import DAYS_PER_YEAR
 from cevns_fit.errors import InputError
-from cevns_fit.rates import (
-    differential_rate,
-    events_per_burst,
-    sum_components,
-    total_rate_by_component,
-)
 from cevns_fit.registry import source_path
-from cevns_fit.sources import Source, load_source
 
 __all__ = ["add_parser", "resolve_source_path", "run"]
 
@@ -49,13 +40,23 @@ def _positive_finite(value: float | None, flag: str, *, allow_zero: bool = False
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from cevns_fit.rates import (
+        differential_rate,
+        events_per_burst,
+        sum_components,
+        total_rate_by_component,
+    )
+    from cevns_fit.sources import load_source
+
     _positive_finite(args.threshold, "--threshold", allow_zero=True)
     _positive_finite(args.distance, "--distance")
     _positive_finite(args.emax, "--emax")
     if args.n_points < 2:
         raise InputError(f"--n-points = {args.n_points}: must be >= 2")
     target = target_from_args(args.target, args)
-    source: Source = load_source(resolve_source_path(args.source))
+    source = load_source(resolve_source_path(args.source))
     if args.distance is not None:
         source = source.at_distance(args.distance)
     kwargs = {"form_factor": args.form_factor, "sin2_theta_w": args.sin2_theta_w}

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from cevns_fit.cli._common import add_json_flag
 from cevns_fit.constants import SIN2_THETA_W
-from cevns_fit.cross_section import recoil_max_keVnr, sigma_eff
-from cevns_fit.form_factors import FORM_FACTORS
-from cevns_fit.targets import make_target, parse_composition
 
-__all__ = ["add_parser", "add_target_options", "target_from_args"]
+__all__ = ["FORM_FACTOR_NAMES", "add_parser", "add_target_options", "target_from_args"]
+
+# The names of cevns_fit.form_factors.FORM_FACTORS (tests/test_cli_help.py keeps them equal),
+# spelled out so that building the parser does not import scipy (fast `cevns-fit --help`).
+FORM_FACTOR_NAMES = ("helm", "klein-nystrand", "none")
 
 
 def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") -> None:
@@ -21,7 +20,7 @@ def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") 
     )
     parser.add_argument(
         "--form-factor",
-        choices=list(FORM_FACTORS),
+        choices=FORM_FACTOR_NAMES,
         default="helm",
         help="nuclear form factor F(q) (default helm)",
     )
@@ -42,11 +41,17 @@ def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") 
 
 
 def target_from_args(formula: str, args: argparse.Namespace):
+    from cevns_fit.targets import make_target, parse_composition
+
     composition = parse_composition(args.composition) if args.composition else None
     return make_target(formula, composition, strict=False)
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from cevns_fit.cross_section import recoil_max_keVnr, sigma_eff
+
     target = target_from_args(args.target, args)
     kwargs = {"form_factor": args.form_factor, "sin2_theta_w": args.sin2_theta_w}
     per_nucleus = float(sigma_eff(args.enu, args.threshold, target, per="nucleus", **kwargs)[0, 0])
