@@ -49,14 +49,28 @@ def format_table(result: dict) -> str:
             f"  {d['name']}: {c['material_usd_per_kg']:,.0f} USD/kg material, "
             f"{c['usd_per_channel']:,.0f} USD/channel ({c['note']})"
         )
+    by_name = {d["name"]: d for d in detectors}
     for cross in result.get("crossover", []):
         kg, usd = cross["per_kg_threshold_keVnr"], cross["per_dollar_threshold_keVnr"]
         fmt = lambda v: "never" if v is None else f"{v:.3g} keVnr"  # noqa: E731
+        ref = by_name.get(cross["reference"], {})
+        as_built = (
+            f" as built ({ref['threshold_keVnr']:.3g} keVnr)" if "threshold_keVnr" in ref else ""
+        )
         lines.append(
-            f"{cross['challenger']} beats {cross['reference']} ({cross['quenching_label']}): "
-            f"per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
+            f"{cross['challenger']} ({cross['quenching_label']}) beats {cross['reference']}"
+            f"{as_built}: per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
             + (f"  [{cross['note']}]" if cross.get("note") else "")
         )
+        if cross["quenching_label"] == "nominal" and "curves_cross_per_kg_keVnr" in cross:
+            kg_x, usd_x = (
+                ", ".join(f"{x:.3g}" for x in cross[key]) or "nowhere"
+                for key in ("curves_cross_per_kg_keVnr", "curves_cross_per_dollar_keVnr")
+            )
+            lines.append(
+                f"  at equal thresholds the 5σ curves cross at {kg_x} keVnr per kg, "
+                f"{usd_x} keVnr per dollar"
+            )
     return "\n".join(lines)
 
 
@@ -91,18 +105,30 @@ def run(args: argparse.Namespace) -> dict:
             curves += threshold_curves(
                 model, grid, workers=args.workers, progress=not args.no_progress
             )
+        challenger = [c for c in curves if c.name == models[0].name]
         for ref in summaries[1:]:
-            crossovers += threshold_crossover([c for c in curves if c.name == models[0].name], ref)
+            ref_curves = [c for c in curves if c.name == ref.name]
+            crossovers += threshold_crossover(challenger, ref, ref_curves)
         result["threshold_curves"] = [c.to_dict() for c in curves]
         result["crossover"] = [c.to_dict() for c in crossovers]
     if out is not None:
+        from cevns_fit.plots.captions import comparison_caption, model_label
         from cevns_fit.plots.compare import exposure_vs_threshold_figure, z_vs_exposure_figure
 
+        caption = comparison_caption(models)
         exposures = np.geomspace(1e-2, 1e3, 31)
         z_by_model = {m.name: z_vs_exposure(m, exposures) for m in models}
-        save_figure(z_vs_exposure_figure(exposures, z_by_model), out / "z_vs_exposure.png")
+        labels = {m.name: model_label(m) for m in models}
+        fig = z_vs_exposure_figure(
+            exposures,
+            z_by_model,
+            labels=labels,
+            five_sigma_kg_yr={s.name: s.exposure_kg_yr_5sigma for s in summaries},
+            caption=caption,
+        )
+        save_figure(fig, out / "z_vs_exposure.png")
         if curves:
-            fig = exposure_vs_threshold_figure(curves, summaries, crossovers)
+            fig = exposure_vs_threshold_figure(curves, summaries, crossovers, caption=caption)
             save_figure(fig, out / "exposure_vs_threshold.png")
         (out / "compare.json").write_text(json.dumps(to_jsonable(result), indent=1) + "\n")
         (out / "compare.txt").write_text(format_table(to_jsonable(result)) + "\n")

@@ -66,11 +66,14 @@ def run(args: argparse.Namespace) -> dict:
         "notes": list(templates.notes) + list(model.notes),
     }
     if args.out:
+        from cevns_fit.plots.captions import model_caption
         from cevns_fit.plots.templates import templates_figure
 
         fig = templates_figure(
             templates,
-            title=f"{model.name}: {model.target.name}, {templates.exposure_kg_yr:.3g} kg·yr",
+            title=f"{model.name}: expected counts",
+            subtitle=model_caption(model, templates.exposure_kg_yr),
+            threshold=(model.threshold, *model.threshold_sigma),
         )
         result["plot"] = save_figure(fig, args.out)
     return result

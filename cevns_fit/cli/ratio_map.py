@@ -58,7 +58,11 @@ def run(args: argparse.Namespace) -> dict:
         from cevns_fit.plots.xsec import ratio_map_figure, sigma_vs_threshold_figure
 
         if args.out:
-            names = {"target_name": target.name, "reference_name": reference.name}
+            names = {
+                "target_name": target.name,
+                "reference_name": reference.name,
+                "per_kg_factor": target.total_nuclei_per_kg / reference.total_nuclei_per_kg,
+            }
             save_figure(ratio_map_figure(enu, thr, ratio, **names), args.out)
         if args.fig3:
             save_figure(

@@ -106,7 +106,13 @@ def run(args: argparse.Namespace) -> dict:
     if args.out:
         from cevns_fit.plots.spectra import component_spectra_figure
 
-        figure = component_spectra_figure(target, source, form_factor=args.form_factor)
+        figure = component_spectra_figure(
+            target,
+            source,
+            form_factor=args.form_factor,
+            threshold_keVnr=args.threshold,
+            events_per_kg_day=events_per_kg_day,
+        )
         result["figure"] = save_figure(figure, args.out)
     return result
 
