@@ -9,14 +9,14 @@ cluster (a ``LocalCluster`` when no scheduler address is given).
 
 Names that can vary (DESIGN.md §3) and what they set on the detector model:
 
-=============  =================================================================
-``threshold``  recoil threshold in keVnr (converted to the observable at nominal quenching)
-``quenching``  the quenching factor (constant models) or its scale (energy-dependent models)
-``mass``       detector mass in kg (live time kept, so exposure follows)
-``exposure``   exposure in kg·yr (templates rescaled, no rebuild)
-``background`` scale factor on every background rate
+===================  ===========================================================================
+``threshold``        recoil threshold in keVnr (converted to the observable at nominal quenching)
+``quenching``        the quenching factor (constant models) or its scale (energy-dependent models)
+``mass``             detector mass in kg (live time kept, so exposure follows)
+``exposure``         exposure in kg·yr (templates rescaled, no rebuild)
+``background``       scale factor on every background rate
 ``quenching_sigma``  shift of the model's own quenching by that many of its 1σ (may be < 0)
-=============  =================================================================
+===================  ===========================================================================
 """
 
 from __future__ import annotations

@@ -79,6 +79,17 @@ def test_json_output_is_a_single_object(run_cli):
 
 def test_unwritable_figure_path_is_a_clean_error(run_cli, tmp_path):
     missing = tmp_path / "no" / "such" / "dir" / "map.png"
-    code, out, err = run_cli("ratio-map", "--target", "CsPbI3", "--reference", "Ge",
-                             "--enu", "10:50:3", "--thresholds", "0:10:3", "--out", str(missing))
+    code, out, err = run_cli(
+        "ratio-map",
+        "--target",
+        "CsPbI3",
+        "--reference",
+        "Ge",
+        "--enu",
+        "10:50:3",
+        "--thresholds",
+        "0:10:3",
+        "--out",
+        str(missing),
+    )
     assert_clean_input_error(code, out, err, "--out")
