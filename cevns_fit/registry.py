@@ -126,36 +126,30 @@ def _looks_like_name(text: str) -> bool:
     return "/" not in text and "\\" not in text and Path(text).suffix == ""
 
 
-def detector_path(text: str | Path) -> Path:
-    """A detector model file: ``text`` itself if it is a file, else the shipped detector of that
-    name (``cspbi3_array``). Anything else is an :class:`InputError` listing the shipped names."""
+def _file_or_shipped(kind: str, text: str | Path) -> Path:
     path = Path(text)
     if path.is_file():
         return path
     if _looks_like_name(str(text)):
-        shipped = _shipped("detector", str(text))
+        shipped = _shipped(kind, str(text))
         if shipped is not None:
             return shipped
     raise InputError(
-        f"detector model {text}: no such file and no shipped detector of that name "
-        f"(shipped: {_names('detector')})"
+        f"{kind} model {text}: no such file and no shipped {kind} of that name "
+        f"(shipped: {_names(kind)})"
     )
+
+
+def detector_path(text: str | Path) -> Path:
+    """A detector model file: ``text`` itself if it is a file, else the shipped detector of that
+    name (``cspbi3_array``). Anything else is an :class:`InputError` listing the shipped names."""
+    return _file_or_shipped("detector", text)
 
 
 def source_path(text: str | Path) -> Path:
     """A source model file: ``text`` itself if it is a file, else the shipped source of that
     name (``sns``, ``reactor``)."""
-    path = Path(text)
-    if path.is_file():
-        return path
-    if _looks_like_name(str(text)):
-        shipped = _shipped("source", str(text))
-        if shipped is not None:
-            return shipped
-    raise InputError(
-        f"source {text}: no such file and no shipped source of that name "
-        f"(shipped: {_names('source')})"
-    )
+    return _file_or_shipped("source", text)
 
 
 def data_set_path(text: str | Path) -> Path:

@@ -1,6 +1,6 @@
 """``cevns-fit fit MODEL --data FILE``: maximum-likelihood fit of measured spectra.
 
-MODEL is a detector model (TOML, e.g. ``models/detectors/coherent_csi_2017.toml``) or a pyhf
+MODEL is a detector model (TOML, or a shipped name such as ``coherent_csi_2017``) or a pyhf
 workspace (JSON, e.g. written by ``cevns-fit workspace``). ``--data`` is a spectrum file whose
 channel names match the model's channels (CSV or JSON, formats in :mod:`cevns_fit.spectra`),
 or, for the COHERENT CsI 2017 model, the release directory

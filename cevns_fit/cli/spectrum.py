@@ -1,9 +1,9 @@
 """``cevns-fit spectrum``: the CEvNS recoil spectrum dR/dE_R of a target at a source, and its
 total above a threshold (true nuclear-recoil energies, no detector response).
 
-``--source`` takes a source model file (TOML) or the name of a shipped preset
-(``sns``, ``reactor``, ``ess``, ``csns``, ``jparc_mlf``, ``supernova``, ...) in
-``models/sources/``.
+``--source`` takes a source model file (TOML) or the name of a shipped source
+(``sns``, ``reactor``, ``ess``, ``csns``, ``jparc_mlf``, ``supernova``, ...; ``cevns-fit models
+--kind source`` lists them).
 """
 
 from __future__ import annotations
