@@ -164,7 +164,17 @@ def run(args: argparse.Namespace) -> dict:
     if args.out:
         from cevns_fit.plots.fit import plot_postfit
 
-        out["figure"] = save_figure(plot_postfit(result, **plot), args.out, dpi=120)
+        title = f"{args.model} fitted to {args.data}"
+        model_path = detector_path(args.model)
+        if model_path.suffix.lower() != ".json":  # a detector model: say what it assumes
+            from cevns_fit.plots.captions import model_caption, wrap_caption
+            from cevns_fit.registry import load_model
+
+            model = load_model(model_path)
+            title = f"{model.name} fitted to {Path(args.data).name}\n"
+            title += wrap_caption(model_caption(model), width=150)
+        figure = plot_postfit(result, title=title, **plot)
+        out["figure"] = save_figure(figure, args.out, dpi=120)
     return out
 
 

@@ -57,7 +57,9 @@ def _panel(ax_top, ax_pull, edges, data, stack, xlabel: str) -> None:
     ax_pull.bar(centres, pulls, width=np.diff(edges), color="tab:blue", alpha=0.7)
     ax_pull.axhline(0, color="k", lw=0.8)
     ax_pull.set_ylabel("(n − ν)/√ν")
-    ax_pull.set_xlabel(xlabel)
+    from cevns_fit.plots.captions import observable_label
+
+    ax_pull.set_xlabel(observable_label(xlabel))  # "PE" alone names a unit, not a quantity
 
 
 def plot_postfit(
