@@ -1,6 +1,6 @@
 """Benchmark: plain pyhf (numpy + minuit) against the fast numpy HistFactory path.
 
-For each workspace (synthetic 20- and 200-bin models like those of PYHF_NOTES.md, and the
+For each workspace (synthetic 20- and 200-bin models, see :func:`synthetic`, and the
 shipped detector models when they load) it times one median-expected discovery test:
 
 * plain pyhf, one scan point: Asimov data at μ = 1 from ``model.expected_data``, then
@@ -53,7 +53,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)  # pyhf #2139 (Re
 
 
 def synthetic(n_bins: int, seed: int = 1) -> AnalysisTemplates:
-    """1 channel, 2 histosys + 2 normsys + staterror (PYHF_NOTES.md's benchmark model)."""
+    """1 channel, 2 histosys + 2 normsys + staterror: a falling signal on a flat background."""
     rng = np.random.default_rng(seed)
     x = np.linspace(0, 1, n_bins)
     sig = 600 * np.exp(-3 * x) / n_bins

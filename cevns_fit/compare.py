@@ -8,9 +8,15 @@ labelled so in the output.
 The seed's central question (Jesús-Valls & Sánchez 2023, Sec. 6): below which recoil threshold
 does a CsPbI3 array beat a Ge array? :func:`threshold_crossover` scans the first model's
 threshold (keVnr at its nominal quenching; the observable threshold, a cut on the electronics,
-then stays fixed while the quenching factor moves across its ±1σ band) and finds where its 5σ
-exposure (per kg) or its cost to reach 5σ in one year (per dollar) equals the reference
-model's at its nominal threshold.
+then stays fixed while the quenching factor moves across its ±1σ band) and answers two
+different questions, named apart in every output:
+
+* **beats the reference as built**: the threshold below which the challenger's 5σ exposure
+  (per kg) or its cost to reach 5σ in one year (per dollar) is below the reference model's at
+  the reference's *own nominal* threshold (``per_kg_threshold_keVnr``, ...);
+* **curves cross**: the thresholds where the two models' curves cross when both are scanned
+  over the same thresholds (``curves_cross_per_kg_keVnr``, ...), i.e. which technology wins
+  at an equal recoil threshold (:func:`curve_crossings`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ __all__ = [
     "ThresholdCurve",
     "threshold_curves",
     "Crossover",
+    "curve_crossings",
     "threshold_crossover",
     "z_vs_exposure",
 ]
@@ -193,6 +200,9 @@ class Crossover:
     per_kg_threshold_keVnr: float | None
     per_dollar_threshold_keVnr: float | None
     note: str | None
+    # where the challenger's and the reference's nominal curves cross at equal thresholds
+    curves_cross_per_kg_keVnr: tuple[float, ...] = ()
+    curves_cross_per_dollar_keVnr: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -216,10 +226,33 @@ def _crossing(thresholds: np.ndarray, values: np.ndarray, target: float) -> floa
     return float(thresholds[last] + frac * (thresholds[nxt] - thresholds[last]))
 
 
+def curve_crossings(thresholds: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, ...]:
+    """Thresholds where two curves on the same grid cross (log-linear interpolation of
+    log a − log b between grid points where its sign changes); NaN points are skipped."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = np.log(np.asarray(a, float)) - np.log(np.asarray(b, float))
+    out = []
+    for i in range(len(diff) - 1):
+        d0, d1 = diff[i], diff[i + 1]
+        if not (np.isfinite(d0) and np.isfinite(d1)):
+            continue
+        if d0 == 0.0:
+            out.append(float(thresholds[i]))
+        elif d0 * d1 < 0.0:
+            frac = d0 / (d0 - d1)
+            out.append(float(thresholds[i] + frac * (thresholds[i + 1] - thresholds[i])))
+    return tuple(out)
+
+
 def threshold_crossover(
-    curves: list[ThresholdCurve], reference: DetectorSummary
+    curves: list[ThresholdCurve],
+    reference: DetectorSummary,
+    reference_curves: list[ThresholdCurve] = (),
 ) -> list[Crossover]:
-    """Where each challenger curve overtakes the reference detector at its nominal threshold."""
+    """Where each challenger curve overtakes the reference detector at its nominal threshold
+    (the reference as built) and, given the reference's nominal curve on the same grid, where
+    the two curves cross at equal thresholds."""
+    ref_nominal = next((c for c in reference_curves if c.label == "nominal"), None)
     out = []
     ref_exposure = reference.exposure_kg_yr_5sigma
     for curve in curves:
@@ -241,6 +274,19 @@ def threshold_crossover(
         per_dollar = _crossing(
             curve.threshold_keVnr, dollars, ref_exposure * reference.cost_usd_per_kg
         )
+        crossings: dict = {}
+        if ref_nominal is not None and np.array_equal(
+            ref_nominal.threshold_keVnr, curve.threshold_keVnr
+        ):
+            ref = ref_nominal.exposure_kg_yr_5sigma
+            crossings = {
+                "curves_cross_per_kg_keVnr": curve_crossings(
+                    curve.threshold_keVnr, curve.exposure_kg_yr_5sigma, ref
+                ),
+                "curves_cross_per_dollar_keVnr": curve_crossings(
+                    curve.threshold_keVnr, dollars, ref * ref_nominal.cost_usd_per_kg
+                ),
+            }
         note = None
         if per_kg is None:
             note = "challenger needs more exposure than the reference at every scanned threshold"
@@ -248,7 +294,14 @@ def threshold_crossover(
             note = "challenger wins up to the largest scanned threshold"
         out.append(
             Crossover(
-                curve.name, reference.name, curve.label, ref_exposure, per_kg, per_dollar, note
+                curve.name,
+                reference.name,
+                curve.label,
+                ref_exposure,
+                per_kg,
+                per_dollar,
+                note,
+                **crossings,
             )
         )
     return out

@@ -75,6 +75,7 @@ from cevns_fit.quenching import (
     QuenchingModel,
     electron_equivalent_keVee,
 )
+from cevns_fit.registry import shipped_models, source_file_for_model
 from cevns_fit.resolution import (
     ResolutionModel,
 )
@@ -491,9 +492,23 @@ def _read_target(top: ConfigTable) -> Target:
         raise InputError(f"{top.where('target')}: {exc}") from None
 
 
+def _source_file(t: ConfigTable) -> Path:
+    """``[source] file``: a path relative to the model file, a shipped source's name ("sns") or
+    a shipped source's file name (a model copied to another folder keeps finding it)."""
+    text = t.string("file")
+    path = source_file_for_model(text, t.path)
+    if path is None:
+        shipped = ", ".join(m.name for m in shipped_models("source"))
+        raise InputError(
+            f"{t.where('file')} = {text!r}: no such file next to the model and no shipped "
+            f"source of that name (shipped: {shipped})"
+        )
+    return path
+
+
 def _read_source(t: ConfigTable) -> tuple[Source, Path]:
     t.allow(("file", "distance_m", "nu_per_flavour_per_proton", "flux_uncertainty"))
-    source_path = t.file("file")
+    source_path = _source_file(t)
     try:
         source = load_source(source_path)
     except InputError as exc:  # name the model's key that points at the bad source file

@@ -6,15 +6,15 @@ The workspace is the project's likelihood of record: anyone can load it in plain
 
 Parameters are named after what they mean, straight from the templates (``templates.py``):
 
-======================  =========================================================  ==========
-parameter               meaning                                                    modifier
-======================  =========================================================  ==========
-``mu``                  CEvNS signal strength (POI; 1 = Standard Model)            normfactor
-``flux``, ...           relative normalisation uncertainties (``Sample.norm_sys``)  normsys
-``quenching``, ...      ±1σ template variations (``Sample.shape_sys``)              histosys
-free background norms   e.g. ``steady_state_norm``, shared with a control channel   normfactor
-``staterror_<channel>`` template sampling uncertainty (``Sample.stat_error``)       staterror
-======================  =========================================================  ==========
+=======================  ==========================================================  ==========
+parameter                meaning                                                     modifier
+=======================  ==========================================================  ==========
+``mu``                   CEvNS signal strength (POI; 1 = Standard Model)             normfactor
+``flux``, ...            relative normalisation uncertainties (``Sample.norm_sys``)  normsys
+``quenching``, ...       ±1σ template variations (``Sample.shape_sys``)              histosys
+free background norms    e.g. ``steady_state_norm``, shared with a control channel   normfactor
+``staterror_<channel>``  template sampling uncertainty (``Sample.stat_error``)       staterror
+=======================  ==========================================================  ==========
 
 Interpolation is pyhf's default (code 4 for normsys, code 4p for histosys). Both extrapolate
 linearly beyond ±1σ, so a shape variation can drive a bin negative; each histosys parameter

@@ -9,14 +9,14 @@ cluster (a ``LocalCluster`` when no scheduler address is given).
 
 Names that can vary (DESIGN.md §3) and what they set on the detector model:
 
-=============  =================================================================
-``threshold``  recoil threshold in keVnr (converted to the observable at nominal quenching)
-``quenching``  the quenching factor (constant models) or its scale (energy-dependent models)
-``mass``       detector mass in kg (live time kept, so exposure follows)
-``exposure``   exposure in kg·yr (templates rescaled, no rebuild)
-``background`` scale factor on every background rate
+===================  ===========================================================================
+``threshold``        recoil threshold in keVnr (converted to the observable at nominal quenching)
+``quenching``        the quenching factor (constant models) or its scale (energy-dependent models)
+``mass``             detector mass in kg (live time kept, so exposure follows)
+``exposure``         exposure in kg·yr (templates rescaled, no rebuild)
+``background``       scale factor on every background rate
 ``quenching_sigma``  shift of the model's own quenching by that many of its 1σ (may be < 0)
-=============  =================================================================
+===================  ===========================================================================
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -157,8 +156,8 @@ def evaluate_point(
 
     Returns the varied values under their scan names and the results under the keys of
     ``significance`` (``Z_expected``, ``p0_expected``, ``method``, at the exposure
-    ``at_exposure_kg_yr``) and ``exposure`` (``exposure_kg_yr`` and ``sigma`` for the last of
-    ``sigmas``, ``reason`` when unreachable), plus ``exposure_kg_yr_{n}sigma`` per sigma.
+    ``at_exposure_kg_yr``) and the exposure needed for each of ``sigmas`` as
+    ``exposure_kg_yr_{n}sigma`` (``reason_{n}sigma`` when unreachable).
     A point equals the single commands: ``significance MODEL --exposure E`` and
     ``exposure MODEL --sigma S`` on the model with the point's other settings."""
     from cevns_fit.inference import expected_significance
@@ -183,18 +182,14 @@ def evaluate_point(
 
 
 def _with_exposures(result: dict, needed: dict, sigmas: tuple[float, ...]) -> dict:
-    """Exposure-needed results under the ``exposure`` command's keys (for the last sigma) and
-    per sigma as ``exposure_kg_yr_{n}sigma``."""
+    """The exposure needed per sigma as ``exposure_kg_yr_{n}sigma`` (the keys of ``compare``),
+    with ``reason_{n}sigma`` when unreachable. There is no bare ``exposure_kg_yr``: next to the
+    grid value ``exposure`` it read as the same quantity."""
     for s in sigmas:
         exposure, reason = needed[s]
         result[f"exposure_kg_yr_{s:g}sigma"] = exposure
         if exposure is None:
             result[f"reason_{s:g}sigma"] = reason
-    exposure, reason = needed[sigmas[-1]]
-    result["sigma"] = sigmas[-1]
-    result["exposure_kg_yr"] = exposure
-    if exposure is None:
-        result["reason"] = reason
     return result
 
 
@@ -350,17 +345,10 @@ def run_scan(
     else:
         stream = _iter_local(model_path, todo, sigmas, workers)
 
-    from tqdm import tqdm
+    from cevns_fit.progress import progress as progress_report
 
     results: dict[str, dict] = {k: finished[k] for k in keys if k in finished}
-    bar = tqdm(
-        total=len(points),
-        initial=resumed,
-        desc="scan",
-        unit="pt",
-        file=sys.stderr,
-        disable=not progress,
-    )
+    bar = progress_report(len(points), initial=resumed, desc="scan", unit="pt", enabled=progress)
     fh = out_path.open("a") if out_path else None
     try:
         for record in stream:

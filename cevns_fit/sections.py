@@ -284,6 +284,31 @@ def read_signal_table(
     )
 
 
+def _read_systematics(
+    t: ConfigTable, table: Histogram, factor: float, what: str
+) -> dict[str, tuple[Histogram, Histogram]]:
+    """``[[backgrounds.systematics]]``: ±1σ tables with the nominal table's axes and bins, in
+    its units (scaled by the same ``factor``)."""
+    raw = t.data.get("systematics", [])
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        raise InputError(f"{t.where('systematics')}: must be an array of tables")
+    out = {}
+    for k, entry in enumerate(raw):
+        s = ConfigTable(t.path, entry, f"{t.prefix}systematics[{k}].")
+        s.allow(("name", "down", "up"))
+        name = s.string("name")
+        pair = []
+        for side in ("down", "up"):
+            hist = read_table_entry(s, side, what=f"{what} ({name} {side})").scaled(factor)
+            if hist.axes != table.axes or not all(
+                np.allclose(a, b) for a, b in zip(hist.edges, table.edges, strict=True)
+            ):
+                raise InputError(f"{s.where(side)}: must have the nominal table's axes and bins")
+            pair.append(hist)
+        out[name] = (pair[0], pair[1])
+    return out
+
+
 def _read_one_background(
     t: ConfigTable,
     source,
@@ -341,24 +366,7 @@ def _read_one_background(
         units = t.string("file_units", allowed=("counts", "per_GWhr", "per_kg_day"))
         factor = _units_factor(t, units, source, mass_kg, live_days)
         table = table.scaled(factor)
-        raw_sys = t.data.get("systematics", [])
-        if not isinstance(raw_sys, list) or not all(isinstance(s, dict) for s in raw_sys):
-            raise InputError(f"{t.where('systematics')}: must be an array of tables")
-        for k, sys_entry in enumerate(raw_sys):
-            s = ConfigTable(t.path, sys_entry, f"{t.prefix}systematics[{k}].")
-            s.allow(("name", "down", "up"))
-            sys_name = s.string("name")
-            pair = []
-            for side in ("down", "up"):
-                hist = read_table_entry(s, side, what=f"{what} ({sys_name} {side})").scaled(factor)
-                if hist.axes != table.axes or not all(
-                    np.allclose(a, b) for a, b in zip(hist.edges, table.edges, strict=True)
-                ):
-                    raise InputError(
-                        f"{s.where(side)}: must have the nominal table's axes and bins"
-                    )
-                pair.append(hist)
-            systematics[sys_name] = tuple(pair)
+        systematics = _read_systematics(t, table, factor, what)
     # Shapes along the axes the table lacks.
     has_time = table is not None and table.has("time")
     has_psd = table is not None and table.has("psd")

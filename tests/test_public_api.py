@@ -38,3 +38,47 @@ def test_library_modules_do_not_import_the_cli():
                 assert not node.module.startswith("cevns_fit.cli"), (
                     f"{path.name} imports {node.module}"
                 )
+
+
+def test_the_package_exports_what_a_notebook_needs():
+    needed = {
+        "load_model",  # a model, shipped or from a file
+        "build_templates",
+        "expected_significance",
+        "exposure_needed",
+        "upper_limit",
+        "fit_workspace",
+        "run_scan",
+        "summarize",
+        "plots",
+    }
+    assert needed <= set(cevns_fit.__all__)
+    for name in cevns_fit.__all__:
+        assert getattr(cevns_fit, name) is not None, name
+    # each export is the object of the module that defines it, not a copy
+    from cevns_fit import inference, registry
+
+    assert cevns_fit.expected_significance is inference.expected_significance
+    assert cevns_fit.load_model is registry.load_model
+    with pytest.raises(AttributeError):
+        cevns_fit.no_such_name  # noqa: B018
+
+
+def test_importing_the_package_is_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cevns_fit; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'scipy', 'pyhf'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_package_docstring_example_gives_the_exposure_of_the_exposure_command(cli_json):
+    import cevns_fit as cf
+
+    templates = cf.build_templates(cf.load_model("cspbi3_array"))
+    exposure = cf.exposure_needed(templates, sigma=5.0).exposure_kg_yr
+    assert exposure == cli_json("exposure", "cspbi3_array", "--sigma", "5")["exposure_kg_yr"]

@@ -97,7 +97,8 @@ def test_scan_point_equals_the_single_run():
     solved = exposure_needed(build_templates(model), sigma=5.0).exposure_kg_yr
     assert point["exposure_kg_yr_5sigma"] == pytest.approx(solved, rel=1e-12)
     assert exposure_needed(templates, sigma=5.0).exposure_kg_yr == pytest.approx(solved, rel=1e-3)
-    assert point["exposure_kg_yr"] == point["exposure_kg_yr_5sigma"] and point["sigma"] == 5.0
+    # the grid value and the exposure needed never share a name (issue 15)
+    assert point["exposure"] == 3.0 and "exposure_kg_yr" not in point
 
 
 def test_exposure_scan_point_matches_the_significance_command(cli_json):
@@ -157,7 +158,8 @@ def test_scan_command_streams_json_lines_and_prints_points(tmp_path, cli_json):
         "--no-progress",
     )
     assert [p["threshold"] for p in result["points"]] == [10.0, 14.0]
-    assert {"Z_expected", "p0_expected", "exposure_kg_yr", "sigma"} <= set(result["points"][0])
+    expected = {"Z_expected", "p0_expected", "exposure_kg_yr_3sigma", "exposure_kg_yr_5sigma"}
+    assert expected <= set(result["points"][0])
     assert len(out.read_text().splitlines()) == 2
     assert all("key" in json.loads(line) for line in out.read_text().splitlines())
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from cevns_fit import __version__
@@ -34,13 +35,18 @@ COMMAND_MODULES = [
     "fit",
     "compare",
     "scan",
+    "models",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cevns-fit",
-        description="Sensitivity and fitting of coherent elastic neutrino-nucleus scattering.",
+        description="Sensitivity and fitting of coherent elastic neutrino-nucleus scattering "
+        "(CEvNS) detectors. A MODEL is a detector model TOML file or the name of a shipped "
+        "model (cevns-fit models). Every command takes --json and then prints one JSON object "
+        "on stdout; energies in keVnr/keVee (recoils) and MeV (neutrinos), exposures in kg·yr.",
+        epilog="Run 'cevns-fit COMMAND --help' for a command's options and units.",
     )
     parser.add_argument("--version", action="version", version=f"cevns-fit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -49,16 +55,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A shell's exit status for a process ended by SIGPIPE (128 + 13), what `yes | head` reports.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_INPUT_ERROR
-    result = run_guarded(args.func, args)
-    if isinstance(result, int):
-        return result
-    emit(result, args)
+    try:
+        result = run_guarded(args.func, args)
+        if isinstance(result, int):
+            return result
+        emit(result, args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `cevns-fit fit ... | head`: the reader has gone; end quietly. Point stdout at devnull
+        # so the interpreter's final flush does not raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return 0
 
 

@@ -5,21 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from cevns_fit.errors import FitFailedError, InputError
+
+# numpy and everything heavy are imported inside the functions that need them: `cevns-fit
+# --help` must not pay for them (benchmarks/bench_startup.py).
 
 __all__ = [
     "EXIT_INPUT_ERROR",
     "EXIT_FIT_FAILED",
+    "MODEL_HELP",
     "add_json_flag",
+    "add_progress_flag",
     "emit",
+    "plain_text",
     "run_guarded",
     "save_figure",
     "to_jsonable",
@@ -27,6 +32,31 @@ __all__ = [
 
 EXIT_INPUT_ERROR = 2
 EXIT_FIT_FAILED = 3
+
+MODEL_HELP = (
+    "detector model: a TOML file, or a shipped model's name such as cspbi3_array "
+    "(list them with: cevns-fit models)"
+)
+
+_REST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain_text(doc: str) -> str:
+    """A docstring as plain help text: ``code`` and :role:`target` lose their reST markup
+    (a ``~`` target keeps only its last dotted part)."""
+    text = _REST_ROLE.sub(
+        lambda m: m.group(1).rsplit(".", 1)[-1] if "~" in m.group(0) else m.group(1), doc
+    )
+    return text.replace("``", "")
+
+
+def add_progress_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress report on stderr (by default a bar on a terminal, otherwise one "
+        "plain line every few seconds)",
+    )
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +73,8 @@ def to_jsonable(obj: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [to_jsonable(v) for v in obj]
+    import numpy as np  # only here: this module is imported by `cevns-fit --help`
+
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
     if isinstance(obj, np.bool_ | bool):

@@ -7,13 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from cevns_fit.cli._common import add_json_flag, save_figure, to_jsonable
-from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
-from cevns_fit.detector import load_detector_model
+from cevns_fit.cli._common import add_json_flag, add_progress_flag, save_figure, to_jsonable
 from cevns_fit.errors import InputError
-from cevns_fit.scan import parse_vary
+from cevns_fit.registry import load_model
 
 __all__ = ["add_parser", "format_table"]
 
@@ -53,21 +49,40 @@ def format_table(result: dict) -> str:
             f"  {d['name']}: {c['material_usd_per_kg']:,.0f} USD/kg material, "
             f"{c['usd_per_channel']:,.0f} USD/channel ({c['note']})"
         )
+    by_name = {d["name"]: d for d in detectors}
     for cross in result.get("crossover", []):
         kg, usd = cross["per_kg_threshold_keVnr"], cross["per_dollar_threshold_keVnr"]
         fmt = lambda v: "never" if v is None else f"{v:.3g} keVnr"  # noqa: E731
+        ref = by_name.get(cross["reference"], {})
+        as_built = (
+            f" as built ({ref['threshold_keVnr']:.3g} keVnr)" if "threshold_keVnr" in ref else ""
+        )
         lines.append(
-            f"{cross['challenger']} beats {cross['reference']} ({cross['quenching_label']}): "
-            f"per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
+            f"{cross['challenger']} ({cross['quenching_label']}) beats {cross['reference']}"
+            f"{as_built}: per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
             + (f"  [{cross['note']}]" if cross.get("note") else "")
         )
+        if cross["quenching_label"] == "nominal" and "curves_cross_per_kg_keVnr" in cross:
+            kg_x, usd_x = (
+                ", ".join(f"{x:.3g}" for x in cross[key]) or "nowhere"
+                for key in ("curves_cross_per_kg_keVnr", "curves_cross_per_dollar_keVnr")
+            )
+            lines.append(
+                f"  at equal thresholds the 5σ curves cross at {kg_x} keVnr per kg, "
+                f"{usd_x} keVnr per dollar"
+            )
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
+    from cevns_fit.scan import parse_vary
+
     if args.reference_exposure <= 0:
         raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
-    models = [load_detector_model(path) for path in args.models]
+    models = [load_model(path) for path in args.models]
     out = Path(args.out) if args.out else None
     if out is not None:  # fail before the long computation, not after it
         try:
@@ -90,18 +105,30 @@ def run(args: argparse.Namespace) -> dict:
             curves += threshold_curves(
                 model, grid, workers=args.workers, progress=not args.no_progress
             )
+        challenger = [c for c in curves if c.name == models[0].name]
         for ref in summaries[1:]:
-            crossovers += threshold_crossover([c for c in curves if c.name == models[0].name], ref)
+            ref_curves = [c for c in curves if c.name == ref.name]
+            crossovers += threshold_crossover(challenger, ref, ref_curves)
         result["threshold_curves"] = [c.to_dict() for c in curves]
         result["crossover"] = [c.to_dict() for c in crossovers]
     if out is not None:
+        from cevns_fit.plots.captions import comparison_caption, model_label
         from cevns_fit.plots.compare import exposure_vs_threshold_figure, z_vs_exposure_figure
 
+        caption = comparison_caption(models)
         exposures = np.geomspace(1e-2, 1e3, 31)
         z_by_model = {m.name: z_vs_exposure(m, exposures) for m in models}
-        save_figure(z_vs_exposure_figure(exposures, z_by_model), out / "z_vs_exposure.png")
+        labels = {m.name: model_label(m) for m in models}
+        fig = z_vs_exposure_figure(
+            exposures,
+            z_by_model,
+            labels=labels,
+            five_sigma_kg_yr={s.name: s.exposure_kg_yr_5sigma for s in summaries},
+            caption=caption,
+        )
+        save_figure(fig, out / "z_vs_exposure.png")
         if curves:
-            fig = exposure_vs_threshold_figure(curves, summaries, crossovers)
+            fig = exposure_vs_threshold_figure(curves, summaries, crossovers, caption=caption)
             save_figure(fig, out / "exposure_vs_threshold.png")
         (out / "compare.json").write_text(json.dumps(to_jsonable(result), indent=1) + "\n")
         (out / "compare.txt").write_text(format_table(to_jsonable(result)) + "\n")
@@ -117,16 +144,38 @@ def _text(result: dict) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare detector models per kg, per channel and per dollar")
     p.add_argument(
-        "models", nargs="+", help="detector model TOML files (the first is the challenger)"
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="detector models, TOML files or shipped names (the first is the challenger)",
     )
-    p.add_argument("--out", default=None, help="directory for the table, JSON and plots")
-    p.add_argument("--reference-exposure", type=float, default=1.0, help="exposure for Z [kg·yr]")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder for the table, the JSON and the figures (created if missing)",
+    )
+    p.add_argument(
+        "--reference-exposure",
+        type=float,
+        default=1.0,
+        metavar="KG_YR",
+        help="exposure at which Z is quoted [kg·yr] (default 1)",
+    )
     p.add_argument(
         "--thresholds",
         default="2:40:20",
-        help="threshold grid START:STOP:N [keVnr] for the crossover scan ('' to skip)",
+        metavar="START:STOP:N",
+        help="nuclear-recoil threshold grid [keVnr] of the 5σ-exposure curves and crossovers "
+        "(default 2:40:20; '' to skip)",
     )
-    p.add_argument("--workers", type=int, default=None, help="worker processes for the scans")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes for the threshold scans (default: all cores)",
+    )
+    add_progress_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, plain_text
 from cevns_fit.cli.workspace import add_model_options, templates_from_args
 from cevns_fit.errors import InputError
 
@@ -21,10 +21,16 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "exposure",
         help="exposure (kg·yr) for a median expected discovery significance",
-        description=__doc__.split("\n\n")[0],
+        description=plain_text(__doc__.split("\n\n")[0]),
     )
     add_model_options(parser, data=False)
-    parser.add_argument("--sigma", type=float, default=5.0, help="target Z (default 5)")
+    parser.add_argument(
+        "--sigma",
+        type=float,
+        default=5.0,
+        metavar="Z",
+        help="median expected discovery significance to reach [sigma] (default 5)",
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 

@@ -1,6 +1,6 @@
 """``cevns-fit fit MODEL --data FILE``: maximum-likelihood fit of measured spectra.
 
-MODEL is a detector model (TOML, e.g. ``models/detectors/coherent_csi_2017.toml``) or a pyhf
+MODEL is a detector model (TOML, or a shipped name such as ``coherent_csi_2017``) or a pyhf
 workspace (JSON, e.g. written by ``cevns-fit workspace``). Without ``--data`` a detector model
 is fitted to the data it ships (its ``[[observations]]``). ``--data`` is a spectrum file whose
 channel names match the model's channels (CSV or JSON, 1-D or N-D, formats in
@@ -17,8 +17,9 @@ import argparse
 import json
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import add_json_flag, plain_text, save_figure
 from cevns_fit.errors import FitFailedError, InputError
+from cevns_fit.registry import data_set_path, detector_path
 
 __all__ = ["add_parser", "run", "fit_model_to_data", "fit_summary"]
 
@@ -45,10 +46,13 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "fit",
         help="fit a measured spectrum: mu, signal events, pulls, observed significance",
-        description=__doc__.split("\n\n")[1],
+        description=plain_text(__doc__.split("\n\n")[1]),
     )
     parser.add_argument(
-        "model", metavar="MODEL", help="detector model (.toml) or pyhf workspace (.json)"
+        "model",
+        metavar="MODEL",
+        help="detector model (a .toml file or a shipped name, e.g. coherent_csi_2017) or a pyhf "
+        "workspace (.json)",
     )
     parser.add_argument(
         "--data",
@@ -63,8 +67,12 @@ def add_parser(subparsers) -> None:
         help="fit the projection onto one axis (energy, time or psd) of a multi-axis model",
     )
     parser.add_argument("--energy-only", action="store_true", help="the same as --project energy")
-    parser.add_argument("--no-minos", action="store_true", help="skip MINOS on mu")
-    parser.add_argument("--out", metavar="PNG", help="save the post-fit figure here")
+    parser.add_argument(
+        "--no-minos", action="store_true", help="skip MINOS (asymmetric) errors on mu"
+    )
+    parser.add_argument(
+        "--out", metavar="PNG", help="save the post-fit figure (data, stacked fit) here"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 
@@ -146,10 +154,8 @@ def fit_model_to_data(
     from cevns_fit.fit import fit_workspace
     from cevns_fit.likelihood import pyhf_backend
 
-    model_path = Path(model_path)
-    data_path = None if data_path is None else Path(data_path)
-    if not model_path.is_file():
-        raise InputError(f"{model_path}: model file not found")
+    model_path = detector_path(model_path)
+    data_path = None if data_path is None else data_set_path(data_path)
     if data_path is not None and not data_path.exists():
         raise InputError(f"{data_path}: data file not found")
     with pyhf_backend():
@@ -174,12 +180,24 @@ def run(args: argparse.Namespace) -> dict:
         args.model, args.data, project=project, minos=not args.no_minos
     )
     if not result.converged:
-        raise FitFailedError(f"{args.model} on {args.data}: {result.status}")
+        data_label = args.data or "its own [[observations]]"
+        raise FitFailedError(f"{args.model} on {data_label}: {result.status}")
     out = fit_summary(result)
     if args.out:
         from cevns_fit.plots.fit import plot_postfit
 
-        out["figure"] = save_figure(plot_postfit(result, **plot), args.out, dpi=120)
+        data_label = Path(args.data).name if args.data else "its [[observations]]"
+        title = f"{args.model} fitted to {data_label}"
+        model_path = detector_path(args.model)
+        if model_path.suffix.lower() != ".json":  # a detector model: say what it assumes
+            from cevns_fit.plots.captions import model_caption, wrap_caption
+            from cevns_fit.registry import load_model
+
+            model = load_model(model_path)
+            title = f"{model.name} fitted to {data_label}\n"
+            title += wrap_caption(model_caption(model), width=150)
+        figure = plot_postfit(result, title=title, **plot)
+        out["figure"] = save_figure(figure, args.out, dpi=120)
     return out
 
 

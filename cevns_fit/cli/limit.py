@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, plain_text
 from cevns_fit.cli.workspace import add_model_options, templates_from_args
 
 __all__ = ["add_parser", "run"]
@@ -19,10 +19,16 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "limit",
         help="CLs upper limit on the CEvNS signal strength mu (expected, observed with data)",
-        description=__doc__.split("\n\n")[0],
+        description=plain_text(__doc__.split("\n\n")[0]),
     )
     add_model_options(parser)
-    parser.add_argument("--cl", type=float, default=0.9, help="confidence level (default 0.9)")
+    parser.add_argument(
+        "--cl",
+        type=float,
+        default=0.9,
+        metavar="CL",
+        help="confidence level of the CLs upper limit, a fraction (default 0.9)",
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 

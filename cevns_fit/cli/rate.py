@@ -13,19 +13,19 @@ import math
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import MODEL_HELP, add_json_flag, save_figure
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
 
 def run(args: argparse.Namespace) -> dict:
-    from cevns_fit.detector import load_detector_model
+    from cevns_fit.registry import load_model
     from cevns_fit.templates import axis_spreads, build_templates, signal_templates_by_component
 
     if args.exposure is not None and not (math.isfinite(args.exposure) and args.exposure > 0):
         raise InputError(f"--exposure = {args.exposure!r}: must be a positive number (kg·yr)")
-    model = load_detector_model(args.model)
+    model = load_model(args.model)
     templates = build_templates(model, args.exposure)
     main = templates.channels[0]
     signal = main.sample(templates.signal_sample)
@@ -83,11 +83,14 @@ def run(args: argparse.Namespace) -> dict:
             for a in main.axes
         }
     if args.out:
+        from cevns_fit.plots.captions import model_caption
         from cevns_fit.plots.templates import templates_figure
 
         fig = templates_figure(
             templates.projected("energy") if main.axes else templates,
-            title=f"{model.name}: {model.target.name}, {templates.exposure_kg_yr:.3g} kg·yr",
+            title=f"{model.name}: expected counts",
+            subtitle=model_caption(model, templates.exposure_kg_yr),
+            threshold=(model.threshold, *model.threshold_sigma),
         )
         result["plot"] = save_figure(fig, args.out)
     return result
@@ -125,13 +128,19 @@ def _text(result: dict) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rate", help="expected CEvNS and background counts of a detector model")
-    p.add_argument("model", help="detector model (TOML), e.g. models/detectors/cspbi3_array.toml")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument(
         "--exposure",
         type=float,
         default=None,
+        metavar="KG_YR",
         help="exposure [kg·yr] (default: the model's mass × live time)",
     )
-    p.add_argument("--out", default=None, help="write a plot of the templates to this PNG")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PNG",
+        help="write the templates (signal, backgrounds, ±1σ variations) to this image file",
+    )
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

@@ -5,13 +5,14 @@ Also draws seed Fig. 3 (σ·ε vs threshold, A solid, B dashed) with ``--fig3 PN
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.cli.xsec import add_target_options, target_from_args
-from cevns_fit.cross_section import sigma_eff
 from cevns_fit.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["add_parser", "ratio_map"]
 
@@ -19,12 +20,18 @@ __all__ = ["add_parser", "ratio_map"]
 def ratio_map(enu_MeV, threshold_keVnr, target, reference, **kwargs) -> np.ndarray:
     """σ_eff(target)/σ_eff(reference) per nucleus, shape (n_enu, n_thr); 0 where the target
     sees no recoil above the threshold (the seed's convention for Fig. 4)."""
+    import numpy as np
+
+    from cevns_fit.cross_section import sigma_eff
+
     num = sigma_eff(enu_MeV, threshold_keVnr, target, **kwargs)
     den = sigma_eff(enu_MeV, threshold_keVnr, reference, **kwargs)
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 def _grid(text: str, name: str, *, positive: bool) -> np.ndarray:
+    import numpy as np
+
     try:
         start, stop, n = text.split(":")
         grid = np.linspace(float(start), float(stop), int(n))
@@ -37,6 +44,8 @@ def _grid(text: str, name: str, *, positive: bool) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
     target = target_from_args(args.target, args)
     reference = target_from_args(args.reference, args)
     enu = _grid(args.enu, "enu", positive=True)
@@ -49,7 +58,11 @@ def run(args: argparse.Namespace) -> dict:
         from cevns_fit.plots.xsec import ratio_map_figure, sigma_vs_threshold_figure
 
         if args.out:
-            names = {"target_name": target.name, "reference_name": reference.name}
+            names = {
+                "target_name": target.name,
+                "reference_name": reference.name,
+                "per_kg_factor": target.total_nuclei_per_kg / reference.total_nuclei_per_kg,
+            }
             save_figure(ratio_map_figure(enu, thr, ratio, **names), args.out)
         if args.fig3:
             save_figure(
@@ -80,12 +93,32 @@ def _text(result: dict) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ratio-map", help="sigma_eff ratio of two targets over (E_nu, threshold)")
     add_target_options(p)
-    p.add_argument("--reference", required=True, help="reference target formula, e.g. Ge")
-    p.add_argument("--enu", default="5:55:101", help="neutrino energies START:STOP:N [MeV]")
-    p.add_argument("--thresholds", default="0:40:81", help="thresholds START:STOP:N [keVnr]")
-    p.add_argument("--out", default=None, help="write the ratio map (seed Fig. 4) as PNG")
     p.add_argument(
-        "--fig3", default=None, help="also write seed Fig. 3 (sigma*eps vs threshold) as PNG"
+        "--reference", required=True, metavar="FORMULA", help="reference target formula, e.g. Ge"
+    )
+    p.add_argument(
+        "--enu",
+        default="5:55:101",
+        metavar="START:STOP:N",
+        help="neutrino-energy grid [MeV] (default 5:55:101)",
+    )
+    p.add_argument(
+        "--thresholds",
+        default="0:40:81",
+        metavar="START:STOP:N",
+        help="nuclear-recoil threshold grid [keVnr] (default 0:40:81)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PNG",
+        help="write the per-nucleus ratio map (seed Fig. 4) to this image file",
+    )
+    p.add_argument(
+        "--fig3",
+        default=None,
+        metavar="PNG",
+        help="also write seed Fig. 3 (sigma_eff x efficiency vs threshold) to this image file",
     )
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

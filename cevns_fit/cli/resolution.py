@@ -12,13 +12,6 @@ import math
 
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.errors import InputError
-from cevns_fit.resolution import (
-    SEED_FIG2_A,
-    SEED_FIG2_B,
-    SEED_FIG2_C,
-    seed_fwhm_percent,
-    seed_threshold_keVee,
-)
 
 __all__ = ["add_parser", "run"]
 
@@ -29,6 +22,14 @@ DATA_NOTE = (
 
 
 def run(args: argparse.Namespace) -> dict:
+    from cevns_fit.resolution import (
+        SEED_FIG2_A,
+        SEED_FIG2_B,
+        SEED_FIG2_C,
+        seed_fwhm_percent,
+        seed_threshold_keVee,
+    )
+
     for name in ("level", "quenching"):
         value = getattr(args, name)
         if not (math.isfinite(value) and value > 0):
@@ -82,14 +83,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--level",
         type=float,
         default=100.0,
-        help="resolution level defining the threshold [%% FWHM] (default 100)",
+        metavar="PERCENT",
+        help="resolution level defining the threshold [%% FWHM/E] (default 100)",
     )
     p.add_argument(
         "--quenching",
         type=float,
         default=0.3,
-        help="assumed quenching factor to quote the threshold in keVnr (default 0.3)",
+        metavar="Q",
+        help="assumed quenching factor (keVee/keVnr) to quote the threshold in keVnr (default 0.3)",
     )
-    p.add_argument("--out", default=None, help="write the R(E) figure to this PNG")
+    p.add_argument(
+        "--out", default=None, metavar="PNG", help="write the R(E) figure to this image file"
+    )
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

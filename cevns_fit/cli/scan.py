@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag
-from cevns_fit.scan import VARY_NAMES, parse_vary, run_scan
+from cevns_fit.cli._common import MODEL_HELP, add_json_flag, add_progress_flag
+from cevns_fit.registry import detector_path
 
 __all__ = ["add_parser"]
 
 
 def run(args: argparse.Namespace) -> dict:
+    from cevns_fit.scan import parse_vary, run_scan
+
     if args.sigma is None:
         args.sigma = [3.0, 5.0]
     axes = [parse_vary(text) for text in args.vary]
     result = run_scan(
-        args.model,
+        detector_path(args.model),
         axes,
         out=args.out,
         executor=args.executor,
@@ -40,32 +42,60 @@ def _text(result: dict) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="scan Z and exposures needed over a grid of model parameters")
-    p.add_argument("model", help="detector model TOML")
+    p = sub.add_parser(
+        "scan",
+        help="scan Z and exposures needed over a grid of model parameters",
+        description="Median expected Z and the exposures needed for each --sigma over a grid "
+        "of model parameters. Each finished point is one JSON line in --out: the varied values "
+        "under their names (threshold, exposure, ...), Z_expected and p0_expected at "
+        "at_exposure_kg_yr, and the exposure needed as exposure_kg_yr_3sigma, "
+        "exposure_kg_yr_5sigma (null with reason_5sigma when unreachable).",
+    )
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument(
         "--vary",
         action="append",
         required=True,
         metavar="NAME=START:STOP:N",
-        help=f"parameter grid (repeatable); NAME one of {', '.join(VARY_NAMES)}",
+        help="parameter grid, linear (or NAME=v1,v2,...), repeatable: threshold [keVnr, "
+        "nuclear recoil; converted to the model's observable at nominal quenching], quenching "
+        "[the factor for a constant model, else a scale on Q(E)], mass [kg], exposure [kg·yr], "
+        "background [scale on every rate], quenching_sigma [shift in the model's 1σ]",
     )
     p.add_argument(
-        "--out", default=None, help="JSON-lines results file; re-running resumes from it"
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="JSON-lines results file; re-running with the same file resumes",
     )
-    p.add_argument("--executor", choices=["local", "dask"], default="local")
     p.add_argument(
-        "--scheduler", default=None, help="dask scheduler address (default: a LocalCluster)"
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local: worker processes on this machine (default); dask: a dask.distributed "
+        "cluster (--scheduler, or a LocalCluster)",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="dask scheduler address, e.g. tcp://host:8786 (default: start a LocalCluster)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: all cores)",
     )
     p.add_argument(
         "--sigma",
         type=float,
         action="append",
         default=None,
-        help="significance(s) for the exposure needed (default 3 and 5)",
+        metavar="Z",
+        help="significance for the exposure needed, repeatable [sigma] (default 3 and 5)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, plain_text
 from cevns_fit.cli.workspace import add_model_options, templates_from_args
 
 __all__ = ["add_parser", "run"]
@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "significance",
         help="median expected (and observed) CEvNS discovery significance",
-        description=__doc__.split("\n\n")[0],
+        description=plain_text(__doc__.split("\n\n")[0]),
     )
     add_model_options(parser)
     parser.add_argument(
@@ -29,8 +29,12 @@ def add_parser(subparsers) -> None:
         default="auto",
         help="asymptotic formulae, seeded toys, exact Poisson (single bin) or auto (default)",
     )
-    parser.add_argument("--toys", type=int, default=2000, metavar="N", help="toys per hypothesis")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the toys' random generator")
+    parser.add_argument(
+        "--toys", type=int, default=2000, metavar="N", help="toys per hypothesis (default 2000)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed of the toys' generator (default 0)"
+    )
     parser.add_argument(
         "--impacts",
         action="store_true",

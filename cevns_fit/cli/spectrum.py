@@ -1,9 +1,9 @@
 """``cevns-fit spectrum``: the CEvNS recoil spectrum dR/dE_R of a target at a source, and its
 total above a threshold (true nuclear-recoil energies, no detector response).
 
-``--source`` takes a source model file (TOML) or the name of a shipped preset
-(``sns``, ``reactor``, ``ess``, ``csns``, ``jparc_mlf``, ``supernova``, ...) in
-``models/sources/``.
+``--source`` takes a source model file (TOML) or the name of a shipped source
+(``sns``, ``reactor``, ``ess``, ``csns``, ``jparc_mlf``, ``supernova``, ...; ``cevns-fit models
+--kind source`` lists them).
 """
 
 from __future__ import annotations
@@ -12,36 +12,21 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
-
 from cevns_fit.cli._common import add_json_flag, save_figure
 from cevns_fit.cli.xsec import add_target_options, target_from_args
 from cevns_fit.constants import DAYS_PER_YEAR
 from cevns_fit.errors import InputError
-from cevns_fit.rates import (
-    differential_rate,
-    events_per_burst,
-    sum_components,
-    total_rate_by_component,
-)
-from cevns_fit.sources import Source, load_source
+from cevns_fit.registry import source_path
 
 __all__ = ["add_parser", "resolve_source_path", "run"]
 
-# Shipped presets live in the repository's models/sources/ (next to the package).
-PRESET_DIR = Path(__file__).resolve().parents[2] / "models" / "sources"
-
 
 def resolve_source_path(text: str) -> Path:
-    """A path as given if it exists, else a shipped preset ``models/sources/<text>.toml``."""
-    path = Path(text)
-    if path.exists():
-        return path
-    preset = PRESET_DIR / f"{text}.toml"
-    if path.suffix == "" and preset.exists():
-        return preset
-    presets = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
-    raise InputError(f"--source {text!r}: no such file and no such preset (presets: {presets})")
+    """A source file as given, else the shipped source of that name (``sns``, ``reactor``)."""
+    try:
+        return source_path(text)
+    except InputError as exc:
+        raise InputError(f"--source: {exc}") from None
 
 
 def _positive_finite(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
@@ -55,13 +40,23 @@ def _positive_finite(value: float | None, flag: str, *, allow_zero: bool = False
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from cevns_fit.rates import (
+        differential_rate,
+        events_per_burst,
+        sum_components,
+        total_rate_by_component,
+    )
+    from cevns_fit.sources import load_source
+
     _positive_finite(args.threshold, "--threshold", allow_zero=True)
     _positive_finite(args.distance, "--distance")
     _positive_finite(args.emax, "--emax")
     if args.n_points < 2:
         raise InputError(f"--n-points = {args.n_points}: must be >= 2")
     target = target_from_args(args.target, args)
-    source: Source = load_source(resolve_source_path(args.source))
+    source = load_source(resolve_source_path(args.source))
     if args.distance is not None:
         source = source.at_distance(args.distance)
     kwargs = {"form_factor": args.form_factor, "sin2_theta_w": args.sin2_theta_w}
@@ -111,7 +106,13 @@ def run(args: argparse.Namespace) -> dict:
     if args.out:
         from cevns_fit.plots.spectra import component_spectra_figure
 
-        figure = component_spectra_figure(target, source, form_factor=args.form_factor)
+        figure = component_spectra_figure(
+            target,
+            source,
+            form_factor=args.form_factor,
+            threshold_keVnr=args.threshold,
+            events_per_kg_day=events_per_kg_day,
+        )
         result["figure"] = save_figure(figure, args.out)
     return result
 
@@ -146,18 +147,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_target_options(p)
     p.add_argument(
-        "--source", required=True, help="source model (TOML) or preset name, e.g. sns, reactor"
+        "--source",
+        required=True,
+        help="source model: a TOML file or a shipped name, e.g. sns, reactor (cevns-fit models)",
     )
     p.add_argument(
-        "--threshold", type=float, default=0.0, help="recoil threshold for the total [keVnr]"
+        "--threshold",
+        type=float,
+        default=0.0,
+        metavar="KEVNR",
+        help="nuclear-recoil threshold for the total, marked on the figure [keVnr] (default 0)",
     )
     p.add_argument(
-        "--distance", type=float, default=None, help="move the source to this distance [m]"
+        "--distance",
+        type=float,
+        default=None,
+        metavar="M",
+        help="move the source to this distance [m] (default: the source file's)",
     )
     p.add_argument(
-        "--emax", type=float, default=None, help="largest recoil energy of the grid [keVnr]"
+        "--emax",
+        type=float,
+        default=None,
+        metavar="KEVNR",
+        help="largest recoil energy of the grid [keVnr] (default: the kinematic endpoint)",
     )
-    p.add_argument("--n-points", type=int, default=200, help="points of the recoil-energy grid")
-    p.add_argument("--out", default=None, help="write dR/dE_R by component as PNG")
+    p.add_argument(
+        "--n-points",
+        type=int,
+        default=200,
+        metavar="N",
+        help="points of the recoil-energy grid (default 200)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PNG",
+        help="write dR/dE_R by flux component to this image file",
+    )
     add_json_flag(p)
     p.set_defaults(func=run, text=_print_text)

@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import MODEL_HELP, add_json_flag, plain_text
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run", "add_model_options", "templates_from_args"]
@@ -24,8 +24,8 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
     parser.add_argument(
         "model",
         metavar="MODEL",
-        help="detector model file (TOML) or a pyhf workspace (JSON; exposures are then "
-        "multiples of the workspace's own)",
+        help=MODEL_HELP + ", or a pyhf workspace (JSON; exposures are then multiples of the "
+        "workspace's own)",
     )
     parser.add_argument(
         "--exposure",
@@ -60,9 +60,13 @@ def templates_from_args(args: argparse.Namespace):
     exposure = getattr(args, "exposure", None)
     if exposure is not None and not (math.isfinite(exposure) and exposure > 0):
         raise InputError(f"--exposure {exposure!r}: must be a positive number of kg·yr")
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise InputError(f"{model_path}: model file not found")
+    from cevns_fit.registry import detector_path
+
+    model_path = detector_path(args.model) if not str(args.model).endswith(".json") else None
+    if model_path is None:
+        model_path = Path(args.model)
+        if not model_path.is_file():
+            raise InputError(f"{model_path}: model file not found")
     data_path = getattr(args, "data", None)
     if data_path and not Path(data_path).is_file():
         raise InputError(f"{data_path}: data file not found")
@@ -113,10 +117,12 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "workspace",
         help="write the analysis of a detector model as a pyhf workspace (JSON)",
-        description=__doc__.split("\n\n")[0],
+        description=plain_text(__doc__.split("\n\n")[0]),
     )
     add_model_options(parser)
-    parser.add_argument("-o", "--out", required=True, metavar="FILE", help="output JSON file")
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="FILE", help="write the pyhf workspace (JSON) here"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 

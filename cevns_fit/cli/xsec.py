@@ -4,43 +4,56 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from cevns_fit.cli._common import add_json_flag
 from cevns_fit.constants import SIN2_THETA_W
-from cevns_fit.cross_section import recoil_max_keVnr, sigma_eff
-from cevns_fit.form_factors import FORM_FACTORS
-from cevns_fit.physics import check_sin2_theta_w
-from cevns_fit.targets import make_target, parse_composition
 
-__all__ = ["add_parser", "add_target_options", "target_from_args"]
+__all__ = ["FORM_FACTOR_NAMES", "add_parser", "add_target_options", "target_from_args"]
+
+# The names of cevns_fit.form_factors.FORM_FACTORS (tests/test_cli_help.py keeps them equal),
+# spelled out so that building the parser does not import scipy (fast `cevns-fit --help`).
+FORM_FACTOR_NAMES = ("helm", "klein-nystrand", "none")
 
 
 def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") -> None:
-    parser.add_argument(flag, required=True, help="chemical formula, e.g. CsPbI3, Ge, CsI")
     parser.add_argument(
-        "--form-factor", choices=list(FORM_FACTORS), default="helm", help="nuclear form factor"
+        flag, required=True, metavar="FORMULA", help="chemical formula, e.g. CsPbI3, Ge, CsI"
+    )
+    parser.add_argument(
+        "--form-factor",
+        choices=FORM_FACTOR_NAMES,
+        default="helm",
+        help="nuclear form factor F(q) (default helm)",
     )
     parser.add_argument(
         "--composition",
         default=None,
-        help="custom isotopic fractions, e.g. 'Ge:76=0.88,74=0.12;Pb:208=1'",
+        metavar="SPEC",
+        help="custom isotopic fractions by mass number, e.g. 'Ge:76=0.88,74=0.12;Pb:208=1' "
+        "(default: natural abundances)",
     )
     parser.add_argument(
         "--sin2-theta-w",
         type=float,
         default=SIN2_THETA_W,
-        help="weak mixing angle at q -> 0, in (0, 1)",
+        metavar="VALUE",
+        help=f"weak mixing angle sin^2(theta_W) at q -> 0, in (0, 1) (default {SIN2_THETA_W})",
     )
 
 
 def target_from_args(formula: str, args: argparse.Namespace):
+    from cevns_fit.physics import check_sin2_theta_w
+    from cevns_fit.targets import make_target, parse_composition
+
     check_sin2_theta_w(args.sin2_theta_w, "--sin2-theta-w")
     composition = parse_composition(args.composition) if args.composition else None
     return make_target(formula, composition, strict=False)
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from cevns_fit.cross_section import recoil_max_keVnr, sigma_eff
+
     target = target_from_args(args.target, args)
     kwargs = {"form_factor": args.form_factor, "sin2_theta_w": args.sin2_theta_w}
     per_nucleus = float(sigma_eff(args.enu, args.threshold, target, per="nucleus", **kwargs)[0, 0])
@@ -69,7 +82,13 @@ def run(args: argparse.Namespace) -> dict:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("xsec", help="effective CEvNS cross-section of a target (seed Eq. 3)")
     add_target_options(p)
-    p.add_argument("--enu", type=float, required=True, help="neutrino energy [MeV]")
-    p.add_argument("--threshold", type=float, default=0.0, help="recoil threshold [keVnr]")
+    p.add_argument("--enu", type=float, required=True, metavar="MEV", help="neutrino energy [MeV]")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        metavar="KEVNR",
+        help="nuclear-recoil threshold [keVnr] (default 0)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)

@@ -42,19 +42,24 @@ def _panel(ax_top, ax_pull, edges, data, stack, xlabel: str) -> None:
             fill=True,
             alpha=0.8,
             color=_COLOURS.get(name),
-            label=name.replace("_", " "),
+            label="CEvNS" if name == "cevns" else name.replace("_", " "),
         )
         bottom = bottom + values
     centres = 0.5 * (edges[1:] + edges[:-1])
     ax_top.errorbar(centres, data, yerr=np.sqrt(data), fmt="ko", ms=3, label="data")
     ax_top.set_ylabel("counts per bin")
-    ax_top.legend(fontsize="small")
+    # legend in the order the eye meets the stack: data, then the top layer down to the bottom
+    handles, names = ax_top.get_legend_handles_labels()
+    order = [len(handles) - 1, *reversed(range(len(handles) - 1))]
+    ax_top.legend([handles[i] for i in order], [names[i] for i in order], fontsize="small")
     with np.errstate(divide="ignore", invalid="ignore"):
         pulls = np.where(bottom > 0, (data - bottom) / np.sqrt(bottom), 0.0)
     ax_pull.bar(centres, pulls, width=np.diff(edges), color="tab:blue", alpha=0.7)
     ax_pull.axhline(0, color="k", lw=0.8)
     ax_pull.set_ylabel("(n − ν)/√ν")
-    ax_pull.set_xlabel(xlabel)
+    from cevns_fit.plots.captions import observable_label
+
+    ax_pull.set_xlabel(observable_label(xlabel))  # "PE" alone names a unit, not a quantity
 
 
 def plot_postfit(

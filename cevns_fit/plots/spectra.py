@@ -50,6 +50,8 @@ def recoil_spectra_figure(
             )
             ax.plot(energies, np.where(rate > 0, rate, np.nan), label=target.name)
         ax.set_yscale("log")
+        peak = max((line.get_ydata() for line in ax.get_lines()), key=np.nanmax)
+        _log_range(ax, float(np.nanmax(peak)), 4.0)
         ax.set_xlabel(r"nuclear recoil energy $E_R$ [keVnr]")
         ax.set_ylabel(r"$dR/dE_R$ [events kg$^{-1}$ day$^{-1}$ keVnr$^{-1}$]")
         where = "" if source.distance_m is None else f" at {source.distance_m:g} m"
@@ -60,22 +62,58 @@ def recoil_spectra_figure(
     return fig
 
 
+def _log_range(ax, peak: float, decades: float) -> None:
+    """A log y axis spanning ``decades`` below the peak: the kinematic endpoint's fall to
+    1e-12 is not information a reader needs, and it squeezes the spectrum into the top."""
+    if peak > 0:
+        ax.set_ylim(peak / 10**decades, 2.0 * peak)
+
+
 def component_spectra_figure(
-    target: Target, source: Source, *, form_factor: str = "helm", n_points: int = 300
+    target: Target,
+    source: Source,
+    *,
+    form_factor: str = "helm",
+    n_points: int = 300,
+    threshold_keVnr: float = 0.0,
+    events_per_kg_day: float | None = None,
+    decades: float = 4.0,
 ) -> Figure:
-    """dR/dE_R of one target and source, one curve per flux component and their sum."""
+    """dR/dE_R of one target and source, one curve per flux component and their sum.
+
+    A threshold > 0 is drawn as a line with the region below it shaded; ``events_per_kg_day``
+    (the total above the threshold) goes in the subtitle. The y axis spans ``decades``
+    decades below the peak."""
+    from cevns_fit.plots.captions import flux_label, source_text
+
     energies = recoil_energy_grid_keVnr([target], source, n_points)
     rates = differential_rate(energies, target, source, form_factor=form_factor)
-    fig, ax = plt.subplots(figsize=(6.0, 4.4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
     for name, rate in rates.items():
-        ax.plot(energies, np.where(rate > 0, rate, np.nan), label=name)
+        ax.plot(energies, np.where(rate > 0, rate, np.nan), label=flux_label(name))
     total = sum_components(rates)
     ax.plot(energies, np.where(total > 0, total, np.nan), "k-", lw=1.5, label="total")
     ax.set_yscale("log")
+    _log_range(ax, float(np.max(total)), decades)
+    if threshold_keVnr > 0:
+        ax.axvspan(0.0, threshold_keVnr, color="0.85", zorder=0)
+        ax.axvline(threshold_keVnr, color="0.3", ls="--", lw=1.0)
+        ax.annotate(
+            f"threshold\n{threshold_keVnr:g} keVnr",
+            (threshold_keVnr, 0.04),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.3",
+        )
+    ax.set_xlim(0.0, energies[-1])
     ax.set_xlabel(r"nuclear recoil energy $E_R$ [keVnr]")
     ax.set_ylabel(r"$dR/dE_R$ [events kg$^{-1}$ day$^{-1}$ keVnr$^{-1}$]")
-    ax.set_title(f"{target.name} at {source.name}", fontsize=10)
+    sub = f"true recoil energy, no detector response; form factor {form_factor}"
+    if events_per_kg_day is not None:
+        sub += f"\n{events_per_kg_day:.3g} events/kg/day above {threshold_keVnr:g} keVnr"
+    ax.set_title(f"CEvNS in {target.name}, {source_text(source)}\n{sub}", fontsize=9)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(fontsize=8, title="flux component", title_fontsize=8)
     return fig

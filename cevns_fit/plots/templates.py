@@ -21,9 +21,20 @@ __all__ = ["templates_figure"]
 
 
 def templates_figure(
-    templates: AnalysisTemplates, channel: str | None = None, *, title: str | None = None
+    templates: AnalysisTemplates,
+    channel: str | None = None,
+    *,
+    title: str | None = None,
+    subtitle: str | None = None,
+    threshold: tuple[float, float, float] | None = None,
 ) -> Figure:
-    """Stacked nominal templates of ``channel`` (default: the first) and the signal variations."""
+    """Stacked nominal templates of ``channel`` (default: the first) and the signal variations.
+
+    ``threshold`` = (value, 1σ down, 1σ up) in the observable draws the threshold and its
+    ±1σ band on both panels; ``subtitle`` is a caption line (source, exposure, assumptions).
+    The legend lists the stack top first, as it is drawn."""
+    from cevns_fit.plots.captions import observable_label, wrap_caption
+
     ch = (
         templates.channels[0]
         if channel is None
@@ -31,7 +42,7 @@ def templates_figure(
     )
     edges = np.asarray(ch.bin_edges, dtype=float)
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(6.4, 5.6), sharex=True, height_ratios=(3, 1.4), layout="constrained"
+        2, 1, figsize=(8.0, 5.8), sharex=True, height_ratios=(3, 1.6), layout="constrained"
     )
     signal = next((s for s in ch.samples if s.name == templates.signal_sample), None)
     # Backgrounds stacked first, the CEvNS signal on top of them.
@@ -47,9 +58,10 @@ def templates_figure(
             fill=True,
             alpha=alpha,
             color=colour,
-            label=f"{label} ({sample.total:.4g})",
+            label=f"{label.replace('_', ' ')} ({sample.total:.4g})",
         )
         bottom_stack = bottom_stack + sample.counts
+    largest_ratio = 1.0
     if signal is not None:
         # Ratios only where the signal matters: in bins with a negligible nominal signal a
         # variation can be many orders of magnitude above it and would hide everything else.
@@ -57,24 +69,54 @@ def templates_figure(
         safe = np.where(shown, signal.counts, 1.0)
         for j, (name, (down, up)) in enumerate(signal.shape_sys.items()):
             colour = f"C{j + 4}"
-            bottom.stairs(
-                np.where(shown, up / safe, np.nan),
-                edges,
-                color=colour,
-                label=f"{name} +1σ ({up.sum():.4g})",
-            )
-            bottom.stairs(
-                np.where(shown, down / safe, np.nan),
-                edges,
-                color=colour,
-                ls="--",
-                label=f"{name} −1σ ({down.sum():.4g})",
-            )
+            for values, style, sign in ((up, "-", "+"), (down, "--", "−")):
+                ratio = np.where(shown, values / safe, np.nan)
+                # baseline=None: no vertical drop to 0 at the ends of the drawn range
+                bottom.stairs(
+                    ratio,
+                    edges,
+                    baseline=None,
+                    color=colour,
+                    ls=style,
+                    label=f"{name} {sign}1σ ({values.sum():.4g})",
+                )
+                if np.any(np.isfinite(ratio)):
+                    largest_ratio = max(largest_ratio, float(np.nanmax(ratio)))
     bottom.axhline(1.0, color="0.4", lw=0.8)
+    if largest_ratio > 3.0:  # a factor of 10 and a few per cent on one linear axis: go log
+        bottom.set_yscale("log")
+        bottom.set_ylim(0.05, 2.0 * largest_ratio)
+    if threshold is not None:
+        value, lo, hi = threshold
+        for ax in (top, bottom):
+            ax.axvspan(value - lo, value + hi, color="0.85", zorder=0)
+            ax.axvline(value, color="0.3", ls=":", lw=1.0)
+        unit = ch.observable
+        top.plot([], [], color="0.85", lw=6, label=f"threshold {value:.3g} {unit} ±1σ")
+    handles, labels = top.get_legend_handles_labels()
+    n_stack = len(layers)
+    order = list(reversed(range(n_stack))) + list(range(n_stack, len(handles)))
+    top.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        frameon=False,
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="expected (total)",
+        title_fontsize=8,
+    )
     top.set_ylabel(f"expected counts / bin ({templates.exposure_kg_yr:.3g} kg·yr)")
-    top.legend(frameon=False, fontsize=8)
-    bottom.set_ylabel("variation / nominal")
-    bottom.set_xlabel(ch.observable)
-    bottom.legend(frameon=False, fontsize=7, ncol=2)
-    top.set_title(title or f"channel {ch.name}", fontsize=10)
+    bottom.set_ylabel("signal variation / nominal")
+    bottom.set_xlabel(observable_label(ch.observable))
+    bottom.legend(
+        frameon=False,
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="CEvNS (total)",
+        title_fontsize=8,
+    )
+    heading = title or f"channel {ch.name}"
+    top.set_title(heading + (f"\n{wrap_caption(subtitle)}" if subtitle else ""), fontsize=9)
     return fig

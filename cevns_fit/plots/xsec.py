@@ -34,9 +34,13 @@ def sigma_vs_threshold_figure(
             label = f"{enu:g} MeV" if tgt is target else None
             ax.plot(thr, shown, style, color=colour, label=label)
     ax.set_yscale("log")
-    ax.set_xlabel(r"recoil threshold $E^{\rm recoil}_{\rm threshold}$ [keVnr]")
+    ax.set_xlabel(r"nuclear-recoil threshold $E^{\rm recoil}_{\rm threshold}$ [keVnr]")
     ax.set_ylabel(r"$\sigma\cdot\epsilon$ per nucleus [cm$^2$]")
-    ax.set_title(f"{target.name} (solid) vs {reference.name} (dashed)")
+    ax.set_title(
+        f"{target.name} (solid) vs {reference.name} (dashed), per nucleus; "
+        f"form factor {form_factor}",
+        fontsize=9,
+    )
     ax.legend(title=r"$E_\nu$", fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -50,26 +54,62 @@ def ratio_map_figure(
     *,
     target_name: str,
     reference_name: str,
+    per_kg_factor: float | None = None,
 ) -> Figure:
-    """Seed Fig. 4: colour map of σ_eff(target)/σ_eff(reference) over (E_ν, threshold).
+    """Seed Fig. 4: colour map of σ_eff(target)/σ_eff(reference) **per nucleus** over
+    (E_ν, threshold).
 
-    ``ratio`` has shape (n_enu, n_threshold); integer ratio contours are highlighted."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    mesh = ax.pcolormesh(enu_MeV, threshold_keVnr, ratio.T, shading="auto", cmap="magma")
-    levels = [lv for lv in (1, 2, 3, 4, 5, 6) if lv <= np.nanmax(ratio)]
+    ``ratio`` has shape (n_enu, n_threshold). Where the target sees no recoil above the
+    threshold the ratio is 0 and drawn hatched grey, not as part of the colour scale.
+    Contours at 0.5, 1 (thick: equal cross-sections), 2, 3, 4 ... carry outlined labels.
+    ``per_kg_factor`` (nuclei per kg of target / of reference) is stated in the title: per kg
+    the ratio is the map times it (≈ 0.5 for CsPbI3 vs Ge)."""
+    import matplotlib.patheffects as pe
+
+    fig, ax = plt.subplots(figsize=(7.0, 5.0), layout="constrained")
+    shown = np.where(ratio > 0, ratio, np.nan)
+    ax.set_facecolor("0.85")
+    ax.fill_between(
+        [enu_MeV[0], enu_MeV[-1]],
+        threshold_keVnr[0],
+        threshold_keVnr[-1],
+        hatch="//",
+        facecolor="none",
+        edgecolor="0.7",
+        lw=0,
+        zorder=0,
+    )
+    mesh = ax.pcolormesh(
+        enu_MeV, threshold_keVnr, shown.T, shading="auto", cmap="viridis", vmin=0.0, zorder=1
+    )
+    top = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
+    levels = [lv for lv in (0.5, 1, 2, 3, 4, 5, 6) if lv <= top]
     if levels:
+        widths = [2.2 if lv == 1 else 1.0 for lv in levels]
         cs = ax.contour(
-            enu_MeV, threshold_keVnr, ratio.T, levels=levels, colors="cyan", linewidths=0.8
+            enu_MeV,
+            threshold_keVnr,
+            shown.T,
+            levels=levels,
+            colors="white",
+            linewidths=widths,
+            zorder=2,
         )
-        ax.clabel(cs, fmt="%g", fontsize=8)
+        labels = ax.clabel(cs, fmt=lambda v: f"{v:g}×", fontsize=10, inline_spacing=6)
+        for text in labels:
+            text.set_path_effects([pe.withStroke(linewidth=2.5, foreground="black")])
+            text.set_color("white")
     fig.colorbar(
         mesh,
         ax=ax,
         label=rf"$\sigma_{{\rm eff}}^{{\rm {target_name}}}"
-        rf"/\sigma_{{\rm eff}}^{{\rm {reference_name}}}$",
+        rf"/\sigma_{{\rm eff}}^{{\rm {reference_name}}}$ per nucleus",
     )
-    ax.set_xlabel(r"$E_\nu$ [MeV]")
-    ax.set_ylabel(r"recoil threshold [keVnr]")
-    ax.set_title("0 = threshold above every recoil of " + target_name, fontsize=9)
-    fig.tight_layout()
+    ax.set_xlabel(r"neutrino energy $E_\nu$ [MeV]")
+    ax.set_ylabel(r"nuclear-recoil threshold [keVnr]")
+    title = f"σ_eff({target_name}) / σ_eff({reference_name}), per nucleus"
+    note = f"hatched: no {target_name} recoil above the threshold"
+    if per_kg_factor is not None:
+        note = f"per kg multiply by {per_kg_factor:.3g} (nuclei per kg); " + note
+    ax.set_title(f"{title}\n{note}", fontsize=9)
     return fig
