@@ -61,6 +61,9 @@ _EXPORTS = {
     "FitResult": "fit",
     "read_spectra": "spectra",
     "data_for_channels": "spectra",
+    "observed_counts": "spectra",
+    "templates_from_workspace": "likelihood",
+    "read_table": "tables",
     # scans and comparisons
     "Axis": "scan",
     "parse_vary": "scan",
@@ -70,7 +73,7 @@ _EXPORTS = {
     "threshold_crossover": "compare",
     "z_vs_exposure": "compare",
 }
-_SUBMODULES = ("plots", "coherent", "registry")
+_SUBMODULES = ("plots", "registry")
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 
@@ -91,7 +94,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from cevns_fit import coherent, plots, registry  # noqa: F401
+    from cevns_fit import plots, registry  # noqa: F401
     from cevns_fit.compare import (  # noqa: F401
         summarize,
         threshold_crossover,
@@ -108,11 +111,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         significance_impacts,
         upper_limit,
     )
-    from cevns_fit.likelihood import build_workspace, pyhf_model  # noqa: F401
+    from cevns_fit.likelihood import (  # noqa: F401
+        build_workspace,
+        pyhf_model,
+        templates_from_workspace,
+    )
     from cevns_fit.rates import differential_rate, total_rate  # noqa: F401
     from cevns_fit.registry import load_model, load_source_model, shipped_models  # noqa: F401
     from cevns_fit.scan import Axis, parse_vary, run_scan  # noqa: F401
     from cevns_fit.sources import Source, load_source  # noqa: F401
-    from cevns_fit.spectra import data_for_channels, read_spectra  # noqa: F401
+    from cevns_fit.spectra import data_for_channels, observed_counts, read_spectra  # noqa: F401
+    from cevns_fit.tables import read_table  # noqa: F401
     from cevns_fit.targets import Target, make_target  # noqa: F401
     from cevns_fit.templates import AnalysisTemplates, build_templates  # noqa: F401

@@ -266,7 +266,7 @@ class DetectorModel:
             model = replace(
                 model,
                 efficiency=model.efficiency.shifted(new_thr - self.threshold),
-                bin_edges=_edges_down_to(model.bin_edges, new_thr),
+                bin_edges=_edges_cut_at(_edges_down_to(model.bin_edges, new_thr), new_thr),
             )
             changes["threshold_keVnr"] = threshold_keVnr
         if quenching is not None:
@@ -357,6 +357,27 @@ def _edges_down_to(edges: np.ndarray, threshold: float) -> np.ndarray:
     lower = edges[0] - width * np.arange(n_new, 0, -1)
     lower = np.unique(np.clip(lower, 0.0, None))
     return np.concatenate([lower[lower < edges[0]], edges])
+
+
+def _edges_cut_at(edges: np.ndarray, threshold: float) -> np.ndarray:
+    """Analysis bins of a scanned threshold: anchored at the threshold, with the width of the
+    model's bin that holds it, up to the model's top edge (a last sliver narrower than half a
+    bin joins its neighbour). The bins then move continuously with the threshold: bins fixed in
+    the observable would be cut into slivers that empty within ±1σ of the threshold nuisance,
+    and the templates' linear interpolation makes the sensitivity jump each time the threshold
+    crosses a bin edge (ragged exposure-vs-threshold curves)."""
+    if threshold <= edges[0] or threshold >= edges[-1]:
+        return edges
+    k = int(np.searchsorted(edges, threshold, side="right"))  # edges[k-1] < thr <= edges[k]
+    width = edges[k] - edges[k - 1]
+    top = edges[-1]
+    n = max(1, math.floor((top - threshold) / width + 1e-9))
+    grid = threshold + width * np.arange(n + 1)
+    if top - grid[-1] > 0.5 * width:
+        grid = np.append(grid, top)
+    else:
+        grid[-1] = top
+    return grid
 
 
 def _check_positive(value: float, name: str) -> None:

@@ -27,6 +27,7 @@ construction.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -62,11 +63,49 @@ def true_recoil_edges_keVnr(model: DetectorModel) -> np.ndarray:
     return np.geomspace(e_max * 10.0**-_TRUE_RANGE_DECADES, e_max, model.n_true_bins + 1)
 
 
+# True-recoil spectra depend only on (target, source, form factor, true bins): a scan that varies
+# the threshold, quenching, resolution, mass or exposure reuses them (dσ/dE_R over isotopes ×
+# neutrino energies × recoil energies is most of a template build). Keyed by a hash of the
+# numbers themselves, so two models with the same physics share an entry; bounded.
+_RECOIL_CACHE: dict[bytes, dict[str, np.ndarray]] = {}
+_RECOIL_CACHE_SIZE = 16
+
+
+def _recoil_key(model: DetectorModel, edges: np.ndarray) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    tgt = model.target
+    for arr in (tgt.Z, tgt.N, tgt.A, tgt.mass_GeV, tgt.nuclei_per_formula_unit, edges):
+        h.update(np.ascontiguousarray(arr, dtype=float).tobytes())
+    h.update(f"{tgt.molar_mass_g_per_mol!r}|{model.form_factor}".encode())
+    for c in model.source.components:
+        h.update(f"{c.name}|{c.flavour}|{c.flux_cm2_s!r}".encode())
+        h.update(np.ascontiguousarray(c.enu_MeV, dtype=float).tobytes())
+        h.update(np.ascontiguousarray(c.weights, dtype=float).tobytes())
+    h.update(repr(getattr(model, "physics", None)).encode())
+    return h.digest()
+
+
 def recoil_counts_per_kg_day(
     model: DetectorModel, true_edges_keVnr: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Recoils per kg per live day in each true bin, per flux component (Simpson's rule)."""
+    """Recoils per kg per live day in each true bin, per flux component (Simpson's rule).
+
+    Cached per (target, source, form factor, true bins): the arrays returned are read-only."""
     edges = np.asarray(true_edges_keVnr, dtype=float)
+    key = _recoil_key(model, edges)
+    cached = _RECOIL_CACHE.get(key)
+    if cached is not None:
+        return cached
+    out = _recoil_counts(model, edges)
+    for arr in out.values():
+        arr.setflags(write=False)
+    if len(_RECOIL_CACHE) >= _RECOIL_CACHE_SIZE:
+        _RECOIL_CACHE.pop(next(iter(_RECOIL_CACHE)))  # oldest first
+    _RECOIL_CACHE[key] = out
+    return out
+
+
+def _recoil_counts(model: DetectorModel, edges: np.ndarray) -> dict[str, np.ndarray]:
     mids = 0.5 * (edges[1:] + edges[:-1])
     points = np.concatenate([edges, mids])
     rates = differential_rate(points, model.target, model.source, form_factor=model.form_factor)

@@ -289,3 +289,46 @@ def test_signal_in_the_analysis_is_each_component_times_its_window_fraction():
     full = signal_templates_by_component(model)
     expected = sum(kept[n] * t.nominal.sum() for n, t in full.items())
     assert build_templates(model).signal_total == pytest.approx(expected, rel=1e-12)
+
+
+def test_recoil_spectra_are_cached_per_physics_and_give_identical_templates(monkeypatch):
+    """A scan that moves the threshold, quenching or mass reuses the true-recoil spectrum;
+    templates built from the cache equal a fresh computation exactly, and a different source
+    (distance) or target is a different entry."""
+    import cevns_fit.response as response
+
+    model = load_detector_model(ROOT / "models" / "detectors" / "cspbi3_array.toml")
+    response._RECOIL_CACHE.clear()
+    fresh = build_templates(model)
+    calls = []
+    original = response._recoil_counts
+    monkeypatch.setattr(response, "_recoil_counts", lambda m, e: calls.append(1) or original(m, e))
+    again = build_templates(model.with_overrides(threshold_keVnr=20.0, quenching=0.25))
+    assert calls == []  # served from the cache
+    cached = build_templates(model)
+    for a, b in zip(fresh.channels[0].samples, cached.channels[0].samples, strict=True):
+        np.testing.assert_array_equal(a.counts, b.counts)
+    assert again.signal_total < fresh.signal_total
+    build_templates(replace(model, source=model.source.at_distance(25.0)))
+    assert calls == [1]
+
+
+def test_exposure_needed_is_smooth_and_monotone_in_a_scanned_threshold():
+    """A scanned threshold re-anchors the bins at itself (no slivers of bins that the threshold
+    nuisance empties), so the 5σ exposure of the CsPbI3 array rises smoothly with the
+    threshold: monotone on a 0.5 keVnr grid over 10–35 keVnr (5σ in 0.3 to 2000 kg·yr), with
+    second differences of ln(exposure) as small as without any systematic (< 0.03; before: up
+    to 0.94). (Beyond, the 10 % background normalisation makes 5σ unreachable and the curve
+    bends up towards that wall.)"""
+    from cevns_fit.inference import exposure_needed
+
+    model = load_detector_model(DETECTORS / "cspbi3_array.toml")
+    thresholds = np.arange(10.0, 35.01, 0.5)
+    exposures = np.array(
+        [
+            exposure_needed(build_templates(model.with_overrides(threshold_keVnr=x))).exposure_kg_yr
+            for x in thresholds
+        ]
+    )
+    assert np.all(np.diff(exposures) > 0)
+    assert np.max(np.abs(np.diff(np.log(exposures), 2))) < 0.03

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import math
 
-import numpy as np
-
 from cevns_fit.cli._common import MODEL_HELP, add_json_flag, save_figure
 from cevns_fit.errors import InputError
 
@@ -20,6 +18,8 @@ __all__ = ["add_parser", "run"]
 
 
 def run(args: argparse.Namespace) -> dict:
+    import numpy as np
+
     from cevns_fit.registry import load_model
     from cevns_fit.templates import axis_spreads, build_templates, signal_templates_by_component
 
@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> dict:
 
 def _in_main(model_edges, main_edges) -> slice:
     # build_templates may drop empty leading/trailing bins; line the full-range components up.
+    import numpy as np
+
     start = int(np.searchsorted(model_edges, main_edges[0]))
     return slice(start, start + len(main_edges) - 1)
 
