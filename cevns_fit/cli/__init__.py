@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "fit",
     "compare",
     "scan",
+    "map",
     "models",
 ]
 
