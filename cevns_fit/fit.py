@@ -64,6 +64,8 @@ class FitResult:
     status: str
     twice_nll: float
     postfit: dict[str, dict] = field(default_factory=dict)  # channel -> data, samples, prefit
+    at_bounds: dict[str, dict] = field(default_factory=dict)  # see bound_flags
+    near_bounds: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -89,6 +91,8 @@ class FitResult:
             },
             "converged": self.converged,
             "status": self.status,
+            "at_bounds": self.at_bounds,
+            "near_bounds": self.near_bounds,
         }
 
 
@@ -164,8 +168,12 @@ def _minimize(
     fixed: dict[int, float] | None = None,
     hesse: bool = True,
     strategy: int = 1,
+    max_calls: int = 100_000,
 ) -> _Minimum:
-    """MIGRAD (+ HESSE) of −2 ln L; retried once with strategy 2 if MIGRAD is not valid."""
+    """MIGRAD (+ HESSE) of −2 ln L; retried once with strategy 2 if MIGRAD is not valid.
+
+    ``valid`` needs a valid MIGRAD minimum and, with ``hesse``, a positive-definite HESSE
+    covariance that was not forced to be so; ``message`` is the minimiser's own verdict."""
     config = model.config
     # a copy: fixing a parameter below must not write into the caller's array
     x0 = np.array(config.suggested_init() if init is None else init, dtype=float)
@@ -180,21 +188,22 @@ def _minimize(
     minuit.fixed = fixed_mask
     minuit.strategy = strategy
     minuit.tol = 0.01
-    minuit.migrad(ncall=100_000)
-    if not minuit.valid and strategy < 2:
+    minuit.migrad(ncall=max_calls)
+    if not minuit.fmin.is_valid and strategy < 2:
         minuit.strategy = 2
-        minuit.migrad(ncall=100_000)
-    message = "MIGRAD converged" if minuit.valid else _fmin_problem(minuit)
-    valid = minuit.valid
+        minuit.migrad(ncall=max_calls)
+    valid = minuit.fmin.is_valid
+    problems = fmin_problems(minuit.fmin, hesse=False)
     if hesse and valid:
         minuit.hesse()
-        if not minuit.accurate:
-            valid = minuit.valid and minuit.fmin.has_posdef_covar
-            message = "MIGRAD converged; HESSE covariance " + (
-                "made positive definite" if minuit.fmin.has_made_posdef_covar else "inaccurate"
-            )
-        else:
-            message = "MIGRAD converged, HESSE accurate"
+        problems = fmin_problems(minuit.fmin, hesse=True)
+        valid = not [p for p in problems if p not in _BENIGN_PROBLEMS]
+    if valid:
+        message = "MIGRAD converged" + (", HESSE accurate" if hesse and not problems else "")
+        if problems:
+            message += " (" + ", ".join(problems) + ")"
+    else:
+        message = "MIGRAD did not converge: " + (", ".join(problems) or "invalid minimum")
     npar = len(x0)
     cov = (
         np.array(minuit.covariance, dtype=float)
@@ -212,19 +221,65 @@ def _minimize(
     )
 
 
-def _fmin_problem(minuit: Minuit) -> str:
-    fmin = minuit.fmin
-    reasons = [
-        text
-        for flag, text in (
-            (fmin.is_above_max_edm, "EDM above maximum"),
-            (fmin.has_reached_call_limit, "call limit reached"),
-            (not fmin.has_covariance, "no covariance"),
-            (fmin.is_covariance_positive_definite is False, "covariance not positive definite"),
-        )
-        if flag
+# Problems that leave the minimum and its covariance usable (the bound is judged separately,
+# per parameter, by :func:`bound_flags`).
+_BENIGN_PROBLEMS = ("a parameter near its limit",)
+
+
+def fmin_problems(fmin, *, hesse: bool) -> list[str]:
+    """What is wrong with an iminuit ``FMin``, in words, from its public flags only
+    (``is_valid``, ``is_above_max_edm``, ``has_reached_call_limit``, ``has_covariance``,
+    ``has_accurate_covar``, ``has_posdef_covar``, ``has_made_posdef_covar``, ``hesse_failed``,
+    ``has_parameters_at_limit``; stable across iminuit 2.x). Empty for a clean minimum."""
+    checks = [
+        (fmin.is_above_max_edm, f"EDM {fmin.edm:.3g} above the goal {fmin.edm_goal:.3g}"),
+        (fmin.has_reached_call_limit, f"call limit reached ({fmin.nfcn} calls)"),
+        (
+            not fmin.is_valid and not (fmin.is_above_max_edm or fmin.has_reached_call_limit),
+            "invalid minimum",
+        ),
+        (not fmin.has_covariance, "no covariance"),
     ]
-    return "MIGRAD did not converge: " + (", ".join(reasons) or "invalid minimum")
+    if hesse:
+        checks += [
+            (fmin.hesse_failed, "HESSE failed"),
+            (fmin.has_covariance and not fmin.has_posdef_covar, "covariance not positive definite"),
+            (fmin.has_made_posdef_covar, "covariance forced positive definite"),
+            (
+                fmin.has_covariance and not fmin.has_accurate_covar and not fmin.hesse_failed,
+                "covariance not accurate",
+            ),
+        ]
+    checks.append((fmin.has_parameters_at_limit, "a parameter near its limit"))
+    return [text for flag, text in checks if flag]
+
+
+def bound_flags(
+    names, values, errors, bounds, fixed, *, physical: frozenset[str] = frozenset()
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Free parameters at a bound, and near one, as ``{name: {"bound", "limit", ...}}``.
+
+    *At* a bound: within 10⁻⁴ of the allowed range (the minimiser stopped on the wall, the
+    true maximum of L may lie beyond it; its HESSE error is meaningless). *Near*: within one
+    HESSE error of it (the Gaussian error is then only approximate). ``physical`` names
+    parameters whose lower bound of 0 is the physical boundary of a yield (μ ≥ 0)."""
+    at, near = {}, {}
+    for name, value, error, (lo, hi), is_fixed in zip(
+        names, values, errors, bounds, fixed, strict=True
+    ):
+        if is_fixed:
+            continue
+        tol = 1e-4 * (hi - lo)
+        for side, limit in (("lower", lo), ("upper", hi)):
+            distance = abs(value - limit)
+            entry = {"bound": side, "limit": float(limit), "value": float(value)}
+            if distance <= tol:
+                entry["physical_boundary"] = side == "lower" and limit == 0.0 and name in physical
+                at[name] = entry
+            elif math.isfinite(error) and distance < error:
+                entry["distance_in_errors"] = float(distance / error)
+                near[name] = entry
+    return at, near
 
 
 def _signal_yield(model, pars, sample_index: int | None) -> float:
@@ -329,26 +384,59 @@ def fit_workspace(
     signal_sample: str = "cevns",
     minos: bool = True,
     significance: bool = True,
+    max_calls: int = 100_000,
 ) -> FitResult:
     """Maximum-likelihood fit of a pyhf model to data (see the module docstring).
 
     ``workspace``/``data`` as in :func:`model_and_data`. ``signal_sample`` names the sample
-    whose fitted yield is reported as ``signal_events`` (NaN if the model has none). The
-    result has ``converged=False`` and a status message when MIGRAD or HESSE fail; its numbers
-    must then not be quoted. A non-finite likelihood at the starting point raises
-    :class:`FitFailedError`.
+    whose fitted yield is reported as ``signal_events`` (NaN if the model has none);
+    ``max_calls`` caps MIGRAD's likelihood calls. The result has ``converged=False`` and the
+    minimiser's status when MIGRAD or HESSE fail; its numbers must then not be quoted.
+
+    Bounds: a parameter that ends *at* a bound is listed in ``at_bounds``. At the physical
+    boundary of a yield (a normfactor such as μ at its lower bound 0: "no signal seen") the
+    result stands, flagged in ``at_bounds`` and ``status``; at any other bound (μ at its upper
+    bound, a nuisance on its ±5σ wall) the likelihood's maximum lies outside the allowed
+    region, so the fit is not converged (``converged=False``, the CLI exits 3). Parameters
+    within one HESSE error of a bound are listed in ``near_bounds`` (errors approximate).
+
+    Raises :class:`FitFailedError` when the likelihood is not finite at the nominal
+    parameters, e.g. events in a bin where the model predicts none at any parameter values.
     """
     model, data = model_and_data(workspace, data)
     config = model.config
     objective = twice_nll(model, data)
     init = np.asarray(config.suggested_init(), dtype=float)
     if objective(init) >= _NONFINITE_PENALTY:
-        raise FitFailedError("the likelihood is not finite at the model's nominal parameters")
+        raise FitFailedError(_nonfinite_reason(model, data, init))
 
-    best = _minimize(model, data)
+    best = _minimize(model, data, max_calls=max_calls)
     poi = config.poi_index
     names = list(config.par_names)
     converged, status = best.valid, best.message
+    physical = frozenset(name for name, kind in config.modifiers if kind == "normfactor")
+    at_bounds, near_bounds = bound_flags(
+        names,
+        best.values,
+        best.errors,
+        config.suggested_bounds(),
+        config.suggested_fixed(),
+        physical=physical,
+    )
+    if at_bounds:
+        words = [
+            f"{n} at its {b['bound']} bound {b['limit']:g}"
+            + (" (physical boundary)" if b["physical_boundary"] else "")
+            for n, b in at_bounds.items()
+        ]
+        status += "; " + ", ".join(words)
+        if not all(b["physical_boundary"] for b in at_bounds.values()):
+            converged = False
+            status += " (the maximum of the likelihood lies outside the allowed range)"
+    if near_bounds:
+        status += "; within 1σ of a bound: " + ", ".join(near_bounds)
+    if not np.any(data[: config.nmaindata] > 0):
+        status += "; the data hold no events"
 
     mu_minos = None
     if minos and converged and poi is not None:
@@ -393,6 +481,8 @@ def fit_workspace(
     gof_p = float(chi2.sf(gof_chi2, gof_ndf)) if gof_ndf > 0 else math.nan
 
     return FitResult(
+        at_bounds=at_bounds,
+        near_bounds=near_bounds,
         mu=float(best.values[poi]) if poi is not None else math.nan,
         mu_err=float(best.errors[poi]) if poi is not None else math.nan,
         mu_minos=mu_minos,
@@ -416,6 +506,27 @@ def fit_workspace(
         twice_nll=best.fval,
         postfit=_postfit_tables(model, best.values, init, data),
     )
+
+
+def _nonfinite_reason(model, data, pars) -> str:
+    """Why ln L is not finite at ``pars``: events where every sample is zero, or bad data."""
+    main = np.asarray(data[: model.config.nmaindata], dtype=float)
+    if not np.all(np.isfinite(data)):
+        return "the data are not finite numbers"
+    by_sample = np.asarray(model.main_model.expected_data(pars, return_by_sample=True))
+    empty = (np.abs(by_sample).sum(axis=0) == 0) & (main > 0)
+    if empty.any():
+        where = []
+        for ch in model.config.channels:
+            idx = np.flatnonzero(empty[model.config.channel_slices[ch]])
+            if idx.size:
+                where.append(f"channel '{ch}' bin(s) {idx.tolist()[:5]}")
+        return (
+            "the data have events where the model predicts none at any parameter values ("
+            + "; ".join(where)
+            + "): no background and no signal there"
+        )
+    return "the likelihood is not finite at the model's nominal parameters"
 
 
 def sample_toy(model: pyhf.pdf.Model, pars, rng: np.random.Generator) -> np.ndarray:

@@ -37,6 +37,8 @@ _KEYS = (
     "goodness_of_fit",
     "converged",
     "status",
+    "at_bounds",
+    "near_bounds",
 )
 
 
@@ -177,6 +179,10 @@ def _print_text(result: dict) -> None:
     for name, p in result["parameters"].items():
         pull = result["pulls"].get(name)
         extra = f"  pull {pull['pull']:+.2f}, constraint {pull['constraint']:.2f}" if pull else ""
+        if name in result.get("at_bounds", {}):
+            extra += f"  [AT {result['at_bounds'][name]['bound']} bound]"
+        elif name in result.get("near_bounds", {}):
+            extra += f"  [within 1σ of its {result['near_bounds'][name]['bound']} bound]"
         print(f"  {name:28s} {p['value']:10.4f} ± {p['error']:.4f}{extra}")
     if "figure" in result:
         print(f"figure: {result['figure']}")
