@@ -50,3 +50,5 @@ def _print_text(result: dict) -> None:
         f"Z = {result['Z_at_reference']:.3f} at the reference "
         f"{result['reference_exposure_kg_yr']:.4g} kg·yr"
     )
+    for note in result.get("notes", ()):
+        print(f"note: {note}")

@@ -50,3 +50,5 @@ def _print_text(result: dict) -> None:
             f"observed {cl} upper limit: mu < {result['mu_upper_observed']:.4g} "
             f"({result['signal_events_upper_observed']:.4g} CEvNS events)"
         )
+    for note in result.get("notes", ()):
+        print(f"note: {note}")
