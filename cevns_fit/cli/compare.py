@@ -9,7 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag, save_figure, to_jsonable
+from cevns_fit.cli._common import (
+    add_json_flag,
+    atomic_output,
+    int_at_least,
+    positive_float,
+    save_figure,
+    to_jsonable,
+)
 from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
 from cevns_fit.detector import load_detector_model
 from cevns_fit.errors import InputError
@@ -68,12 +75,9 @@ def run(args: argparse.Namespace) -> dict:
     if args.reference_exposure <= 0:
         raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
     models = [load_detector_model(path) for path in args.models]
+    # checked before the long computation (cli.main: check_output), created only at the end
+    # so that a failed or interrupted run leaves no empty folder behind
     out = Path(args.out) if args.out else None
-    if out is not None:  # fail before the long computation, not after it
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"--out {out}: cannot create the output folder ({exc})") from None
     summaries = []
     for model in models:
         print(f"compare: {model.name}: significance and exposures", file=sys.stderr)
@@ -97,14 +101,22 @@ def run(args: argparse.Namespace) -> dict:
     if out is not None:
         from cevns_fit.plots.compare import exposure_vs_threshold_figure, z_vs_exposure_figure
 
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot create the output folder ({exc})") from None
         exposures = np.geomspace(1e-2, 1e3, 31)
         z_by_model = {m.name: z_vs_exposure(m, exposures) for m in models}
         save_figure(z_vs_exposure_figure(exposures, z_by_model), out / "z_vs_exposure.png")
         if curves:
             fig = exposure_vs_threshold_figure(curves, summaries, crossovers)
             save_figure(fig, out / "exposure_vs_threshold.png")
-        (out / "compare.json").write_text(json.dumps(to_jsonable(result), indent=1) + "\n")
-        (out / "compare.txt").write_text(format_table(to_jsonable(result)) + "\n")
+        for name, text in (
+            ("compare.json", json.dumps(to_jsonable(result), indent=1)),
+            ("compare.txt", format_table(to_jsonable(result))),
+        ):
+            with atomic_output(out / name) as tmp:
+                tmp.write_text(text + "\n", encoding="utf-8")
         result["outputs"] = sorted(str(p) for p in out.iterdir())
         print(f"compare: wrote {len(result['outputs'])} files to {out}", file=sys.stderr)
     return result
@@ -120,13 +132,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "models", nargs="+", help="detector model TOML files (the first is the challenger)"
     )
     p.add_argument("--out", default=None, help="directory for the table, JSON and plots")
-    p.add_argument("--reference-exposure", type=float, default=1.0, help="exposure for Z [kg·yr]")
+    p.add_argument(
+        "--reference-exposure", type=positive_float, default=1.0, help="exposure for Z [kg·yr]"
+    )
     p.add_argument(
         "--thresholds",
         default="2:40:20",
         help="threshold grid START:STOP:N [keVnr] for the crossover scan ('' to skip)",
     )
-    p.add_argument("--workers", type=int, default=None, help="worker processes for the scans")
+    p.add_argument(
+        "--workers", type=int_at_least(1), default=None, help="worker processes for the scans"
+    )
     p.add_argument("--no-progress", action="store_true")
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag
-from cevns_fit.cli.workspace import add_model_options, templates_from_args
+from cevns_fit.cli._common import add_json_flag, finite_float
+from cevns_fit.cli.workspace import (
+    add_model_options,
+    model_and_templates_from_args,
+    with_endpoint_note,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -22,7 +26,9 @@ def add_parser(subparsers) -> None:
         description=__doc__.split("\n\n")[0],
     )
     add_model_options(parser)
-    parser.add_argument("--cl", type=float, default=0.9, help="confidence level (default 0.9)")
+    parser.add_argument(
+        "--cl", type=finite_float, default=0.9, help="confidence level (default 0.9)"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run, text=_print_text)
 
@@ -30,8 +36,9 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> dict:
     from cevns_fit.inference import upper_limit
 
-    templates = templates_from_args(args)
-    return upper_limit(templates, args.cl, systematics=not args.no_systematics).to_dict()
+    model, templates = model_and_templates_from_args(args)
+    result = upper_limit(templates, args.cl, systematics=not args.no_systematics)
+    return with_endpoint_note(result.to_dict(), model)
 
 
 def _print_text(result: dict) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import add_json_flag, positive_float, save_figure
+from cevns_fit.cli.workspace import with_endpoint_note
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> dict:
         "protons_on_target": model.protons_on_target,
         "notes": list(templates.notes) + list(model.notes),
     }
+    with_endpoint_note(result, model)
     if args.out:
         from cevns_fit.plots.templates import templates_figure
 
@@ -113,7 +115,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="detector model (TOML), e.g. models/detectors/cspbi3_array.toml")
     p.add_argument(
         "--exposure",
-        type=float,
+        type=positive_float,
         default=None,
         help="exposure [kg·yr] (default: the model's mass × live time)",
     )

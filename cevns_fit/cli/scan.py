@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, int_at_least, positive_float
 from cevns_fit.scan import VARY_NAMES, parse_vary, run_scan
 
 __all__ = ["add_parser"]
@@ -57,11 +57,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--scheduler", default=None, help="dask scheduler address (default: a LocalCluster)"
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+        "--workers",
+        type=int_at_least(1),
+        default=None,
+        help="worker processes (default: all cores)",
     )
     p.add_argument(
         "--sigma",
-        type=float,
+        type=positive_float,
         action="append",
         default=None,
         help="significance(s) for the exposure needed (default 3 and 5)",

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag
-from cevns_fit.cli.workspace import add_model_options, templates_from_args
+from cevns_fit.cli._common import add_json_flag, int_at_least
+from cevns_fit.cli.workspace import (
+    add_model_options,
+    model_and_templates_from_args,
+    with_endpoint_note,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -29,8 +33,12 @@ def add_parser(subparsers) -> None:
         default="auto",
         help="asymptotic formulae, seeded toys, exact Poisson (single bin) or auto (default)",
     )
-    parser.add_argument("--toys", type=int, default=2000, metavar="N", help="toys per hypothesis")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the toys' random generator")
+    parser.add_argument(
+        "--toys", type=int_at_least(10), default=2000, metavar="N", help="toys per hypothesis"
+    )
+    parser.add_argument(
+        "--seed", type=int_at_least(0), default=0, help="seed of the toys' random generator"
+    )
     parser.add_argument(
         "--impacts",
         action="store_true",
@@ -43,7 +51,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> dict:
     from cevns_fit.inference import expected_significance, significance_impacts
 
-    templates = templates_from_args(args)
+    model, templates = model_and_templates_from_args(args)
     result = expected_significance(
         templates,
         method=args.method,
@@ -53,7 +61,7 @@ def run(args: argparse.Namespace) -> dict:
     ).to_dict()
     if args.impacts:
         result["impacts"] = significance_impacts(templates).to_dict()
-    return result
+    return with_endpoint_note(result, model)
 
 
 def _print_text(result: dict) -> None:

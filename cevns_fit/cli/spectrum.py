@@ -14,7 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import (
+    add_json_flag,
+    finite_float,
+    int_at_least,
+    positive_float,
+    save_figure,
+)
 from cevns_fit.cli.xsec import add_target_options, target_from_args
 from cevns_fit.constants import DAYS_PER_YEAR
 from cevns_fit.errors import InputError
@@ -149,15 +155,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--source", required=True, help="source model (TOML) or preset name, e.g. sns, reactor"
     )
     p.add_argument(
-        "--threshold", type=float, default=0.0, help="recoil threshold for the total [keVnr]"
+        "--threshold", type=finite_float, default=0.0, help="recoil threshold for the total [keVnr]"
     )
     p.add_argument(
-        "--distance", type=float, default=None, help="move the source to this distance [m]"
+        "--distance", type=positive_float, default=None, help="move the source to this distance [m]"
     )
     p.add_argument(
-        "--emax", type=float, default=None, help="largest recoil energy of the grid [keVnr]"
+        "--emax",
+        type=positive_float,
+        default=None,
+        help="largest recoil energy of the grid [keVnr]",
     )
-    p.add_argument("--n-points", type=int, default=200, help="points of the recoil-energy grid")
+    p.add_argument(
+        "--n-points", type=int_at_least(2), default=200, help="points of the recoil-energy grid"
+    )
     p.add_argument("--out", default=None, help="write dR/dE_R by component as PNG")
     add_json_flag(p)
     p.set_defaults(func=run, text=_print_text)

@@ -13,10 +13,20 @@ import json
 import math
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag
+import numpy as np
+
+from cevns_fit.cli._common import add_json_flag, atomic_output, check_output
 from cevns_fit.errors import InputError
 
-__all__ = ["add_parser", "run", "add_model_options", "templates_from_args"]
+__all__ = [
+    "add_parser",
+    "run",
+    "add_model_options",
+    "model_and_templates_from_args",
+    "recoil_endpoint_note",
+    "templates_from_args",
+    "with_endpoint_note",
+]
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
@@ -24,7 +34,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
     parser.add_argument("model", metavar="MODEL", help="detector model file (TOML)")
     parser.add_argument(
         "--exposure",
-        type=float,
+        type=float,  # checked in templates_from_args (one line naming --exposure)
         metavar="KG_YR",
         help="exposure in kg·yr (default: the model's mass × live time)",
     )
@@ -41,8 +51,39 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
         )
 
 
+def recoil_endpoint_note(model) -> str | None:
+    """A note when the model's threshold lies above the largest nuclear recoil its source can
+    give (e.g. a Ge detector with a 19 keVnr threshold at a reactor, E_ν ≤ 10 MeV: at most
+    ≈ 3 keVnr): whatever signal is left comes from resolution tails only, so Z ≈ 0 is not a
+    statement about the detector's sensitivity but about its threshold."""
+    from cevns_fit.cross_section import recoil_max_keVnr
+
+    if not all(hasattr(model, a) for a in ("source", "target", "threshold_keVnr")):
+        return None  # a stand-in model (tests) or one without a recoil threshold
+    enu_max = max(
+        (float(np.max(c.enu_MeV[c.weights > 0])) for c in model.source.components),
+        default=0.0,
+    )
+    if enu_max <= 0:
+        return None
+    endpoint = float(np.max(recoil_max_keVnr(enu_max, model.target.mass_GeV)))
+    threshold = float(model.threshold_keVnr)
+    if threshold <= endpoint:
+        return None
+    return (
+        f"threshold {threshold:.4g} keVnr is above the largest recoil {endpoint:.4g} keVnr of "
+        f"{model.target.name} from {model.source.name} (E_nu up to {enu_max:.4g} MeV): "
+        "any signal left comes from resolution tails only"
+    )
+
+
 def templates_from_args(args: argparse.Namespace):
     """The model's :class:`AnalysisTemplates` at ``--exposure``, with ``--data`` attached."""
+    return model_and_templates_from_args(args)[1]
+
+
+def model_and_templates_from_args(args: argparse.Namespace):
+    """(detector model, its :class:`AnalysisTemplates` at ``--exposure`` with ``--data``)."""
     from cevns_fit.detector import load_detector_model
     from cevns_fit.templates import build_templates
 
@@ -52,7 +93,8 @@ def templates_from_args(args: argparse.Namespace):
     model_path = Path(args.model)
     if not model_path.is_file():
         raise InputError(f"{model_path}: model file not found")
-    templates = build_templates(load_detector_model(model_path), exposure_kg_yr=exposure)
+    model = load_detector_model(model_path)
+    templates = build_templates(model, exposure_kg_yr=exposure)
     data_path = getattr(args, "data", None)
     if data_path:
         from cevns_fit import spectra
@@ -64,7 +106,15 @@ def templates_from_args(args: argparse.Namespace):
             spectra.read_spectra(data_path), bins, source=str(data_path)
         )
         templates = templates.with_data(data)
-    return templates
+    return model, templates
+
+
+def with_endpoint_note(result: dict, model) -> dict:
+    """``result`` with :func:`recoil_endpoint_note` added to its ``notes`` (if any)."""
+    note = recoil_endpoint_note(model)
+    if note:
+        result["notes"] = [*result.get("notes", ()), note]
+    return result
 
 
 def add_parser(subparsers) -> None:
@@ -84,10 +134,9 @@ def run(args: argparse.Namespace) -> dict:
 
     templates = templates_from_args(args)
     workspace = build_workspace(templates, systematics=not args.no_systematics)
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise InputError(f"-o {out}: directory {out.parent} does not exist")
-    out.write_text(json.dumps(workspace, indent=1) + "\n", encoding="utf-8")
+    out = check_output(args.out, "-o/--out", "file")
+    with atomic_output(out, "-o/--out") as tmp:
+        tmp.write_text(json.dumps(workspace, indent=1) + "\n", encoding="utf-8")
     return {
         "path": str(out),
         "parameters": parameter_names(workspace),

@@ -6,13 +6,14 @@ import argparse
 
 import numpy as np
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, finite_float
 from cevns_fit.constants import SIN2_THETA_W
 from cevns_fit.cross_section import recoil_max_keVnr, sigma_eff
+from cevns_fit.errors import InputError
 from cevns_fit.form_factors import FORM_FACTORS
 from cevns_fit.targets import make_target, parse_composition
 
-__all__ = ["add_parser", "add_target_options", "target_from_args"]
+__all__ = ["MAX_ENU_MEV", "add_parser", "add_target_options", "check_enu", "target_from_args"]
 
 
 def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") -> None:
@@ -30,12 +31,41 @@ def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") 
     )
 
 
-def target_from_args(formula: str, args: argparse.Namespace):
+# Largest neutrino energy accepted on the command line: 10 GeV, far above every CEvNS source
+# (pion decay at rest ≤ 52.8 MeV, supernovae ≲ 100 MeV); coherence is long lost there and
+# beyond it E_ν² overflows the recoil kinematics (--enu 1e300 gave nulls).
+MAX_ENU_MEV = 1e4
+
+
+def target_from_args(formula: str, args: argparse.Namespace, *, others: tuple[str, ...] = ()):
+    """The target of ``formula`` with ``--composition`` applied; an element of the composition
+    that is in neither ``formula`` nor the ``others`` formulas of the same command is an error
+    (it would be silently ignored)."""
     composition = parse_composition(args.composition) if args.composition else None
+    if composition:
+        targets = [make_target(f) for f in (formula, *others)]
+        present = {label.rstrip("0123456789") for t in targets for label in t.labels}
+        unknown = sorted(set(composition) - present)
+        if unknown:
+            formulas = ", ".join(repr(f) for f in (formula, *others))
+            raise InputError(
+                f"--composition {args.composition!r}: element(s) {unknown} not in {formulas}"
+            )
     return make_target(formula, composition, strict=False)
 
 
+def check_enu(enu_MeV, flag: str = "--enu") -> None:
+    """Neutrino energies must be in (0, MAX_ENU_MEV] MeV."""
+    enu = np.atleast_1d(np.asarray(enu_MeV, dtype=float))
+    if not (np.all(np.isfinite(enu)) and np.all(enu > 0) and np.all(enu <= MAX_ENU_MEV)):
+        raise InputError(
+            f"{flag}: the neutrino energy must be in (0, {MAX_ENU_MEV:g}] MeV, got "
+            f"{enu.min():g}..{enu.max():g}"
+        )
+
+
 def run(args: argparse.Namespace) -> dict:
+    check_enu(args.enu)
     target = target_from_args(args.target, args)
     kwargs = {"form_factor": args.form_factor, "sin2_theta_w": args.sin2_theta_w}
     per_nucleus = float(sigma_eff(args.enu, args.threshold, target, per="nucleus", **kwargs)[0, 0])
@@ -64,7 +94,7 @@ def run(args: argparse.Namespace) -> dict:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("xsec", help="effective CEvNS cross-section of a target (seed Eq. 3)")
     add_target_options(p)
-    p.add_argument("--enu", type=float, required=True, help="neutrino energy [MeV]")
-    p.add_argument("--threshold", type=float, default=0.0, help="recoil threshold [keVnr]")
+    p.add_argument("--enu", type=finite_float, required=True, help="neutrino energy [MeV]")
+    p.add_argument("--threshold", type=finite_float, default=0.0, help="recoil threshold [keVnr]")
     add_json_flag(p)
     p.set_defaults(func=run)
