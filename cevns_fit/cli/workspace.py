@@ -13,8 +13,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from cevns_fit.cli._common import add_json_flag, atomic_output, check_output
 from cevns_fit.errors import InputError
 
@@ -23,7 +21,6 @@ __all__ = [
     "run",
     "add_model_options",
     "model_and_templates_from_args",
-    "recoil_endpoint_note",
     "templates_from_args",
     "with_endpoint_note",
 ]
@@ -49,32 +46,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
             metavar="FILE",
             help="observed spectra (CSV or JSON, channel names as in the model)",
         )
-
-
-def recoil_endpoint_note(model) -> str | None:
-    """A note when the model's threshold lies above the largest nuclear recoil its source can
-    give (e.g. a Ge detector with a 19 keVnr threshold at a reactor, E_ν ≤ 10 MeV: at most
-    ≈ 3 keVnr): whatever signal is left comes from resolution tails only, so Z ≈ 0 is not a
-    statement about the detector's sensitivity but about its threshold."""
-    from cevns_fit.cross_section import recoil_max_keVnr
-
-    if not all(hasattr(model, a) for a in ("source", "target", "threshold_keVnr")):
-        return None  # a stand-in model (tests) or one without a recoil threshold
-    enu_max = max(
-        (float(np.max(c.enu_MeV[c.weights > 0])) for c in model.source.components),
-        default=0.0,
-    )
-    if enu_max <= 0:
-        return None
-    endpoint = float(np.max(recoil_max_keVnr(enu_max, model.target.mass_GeV)))
-    threshold = float(model.threshold_keVnr)
-    if threshold <= endpoint:
-        return None
-    return (
-        f"threshold {threshold:.4g} keVnr is above the largest recoil {endpoint:.4g} keVnr of "
-        f"{model.target.name} from {model.source.name} (E_nu up to {enu_max:.4g} MeV): "
-        "any signal left comes from resolution tails only"
-    )
 
 
 def templates_from_args(args: argparse.Namespace):
@@ -110,7 +81,9 @@ def model_and_templates_from_args(args: argparse.Namespace):
 
 
 def with_endpoint_note(result: dict, model) -> dict:
-    """``result`` with :func:`recoil_endpoint_note` added to its ``notes`` (if any)."""
+    """``result`` with :func:`cevns_fit.detector.recoil_endpoint_note` added to its ``notes``."""
+    from cevns_fit.detector import recoil_endpoint_note
+
     note = recoil_endpoint_note(model)
     if note:
         result["notes"] = [*result.get("notes", ()), note]
