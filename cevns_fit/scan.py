@@ -540,6 +540,7 @@ def _dask_client(scheduler: str | None, workers: int | None):
             "--executor dask needs dask.distributed: pip install 'dask[distributed]'"
         ) from None
     if scheduler:
+        _probe_scheduler(scheduler)
         try:
             return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S), None
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
@@ -559,6 +560,27 @@ def _dask_client(scheduler: str | None, workers: int | None):
 
 # How long a --scheduler address may take to answer before the scan is refused.
 DASK_CONNECT_TIMEOUT_S = 5.0
+
+
+def _probe_scheduler(scheduler: str) -> None:
+    """Refuse a TCP scheduler address at once when nothing listens there (dask's Client
+    would retry until its timeout)."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        protocol, location = parse_address(scheduler)
+        if protocol not in ("tcp", "tls"):
+            return  # inproc://, ucx://, ws://: let dask judge
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--scheduler {scheduler}: not a dask address ({exc})") from None
+    try:
+        socket.create_connection((host, port), timeout=DASK_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"--scheduler {scheduler}: cannot connect ({reason})") from None
 
 
 def _iter_dask(

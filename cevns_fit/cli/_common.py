@@ -243,6 +243,24 @@ def _os_error_line(exc: OSError) -> str:
     return f"{name}: {exc.strerror or exc}"
 
 
+def _file_being_read(tb) -> str | None:
+    """The file a loader was reading when decoding failed: the innermost frame with a local
+    ``path``/``source``/``filename`` or an open file ``fh`` (loaders without their own
+    ``UnicodeDecodeError`` handling still get an error line that names the file)."""
+    found = None
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        for key in ("fh", "path", "filename", "source"):
+            value = local.get(key)
+            if key == "fh" and hasattr(value, "name"):
+                value = value.name
+            if isinstance(value, str | Path) and str(value):
+                found = str(value)
+                break
+        tb = tb.tb_next
+    return found
+
+
 def run_guarded(func: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> Any:
     """Run a command; user mistakes become one stderr line and exit code 2, a failed fit one
     line and exit code 3. Anything else is a bug: one line and exit code 1 (the traceback
@@ -256,7 +274,8 @@ def run_guarded(func: Callable[[argparse.Namespace], Any], args: argparse.Namesp
         _error_line(f"error: {_os_error_line(exc)}")
         return EXIT_INPUT_ERROR
     except UnicodeDecodeError as exc:
-        _error_line(f"error: an input file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        name = _file_being_read(exc.__traceback__) or "an input file"
+        _error_line(f"error: {name}: not a UTF-8 text file ({exc.reason} at byte {exc.start})")
         return EXIT_INPUT_ERROR
     except tomllib.TOMLDecodeError as exc:
         _error_line(f"error: malformed TOML: {exc}")

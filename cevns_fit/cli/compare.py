@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.reference_exposure <= 0:
         raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
     models = [load_detector_model(path) for path in args.models]
+    # checked now, not after the long computation
+    grid = np.array(parse_vary(f"threshold={args.thresholds}").values) if args.thresholds else None
     # checked before the long computation (cli.main: check_output), created only at the end
     # so that a failed or interrupted run leaves no empty folder behind
     out = Path(args.out) if args.out else None
@@ -88,7 +90,6 @@ def run(args: argparse.Namespace) -> dict:
     }
     curves, crossovers = [], []
     if args.thresholds and len(models) >= 2:
-        grid = np.array(parse_vary(f"threshold={args.thresholds}").values)
         for model in models:
             print(f"compare: {model.name}: 5 sigma exposure vs threshold", file=sys.stderr)
             curves += threshold_curves(

@@ -120,8 +120,16 @@ def _read_workspace(path: Path) -> dict:
 
     try:
         workspace = json.loads(path.read_text(encoding="utf-8"))
-        pyhf.Workspace(workspace)
-    except (ValueError, KeyError, TypeError, pyhf.exceptions.InvalidSpecification) as exc:
+        if not isinstance(workspace, dict):
+            raise TypeError("not a JSON object")
+        pyhf.Workspace(workspace).model()  # the model too: e.g. a POI that is not declared
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        pyhf.exceptions.InvalidSpecification,
+        pyhf.exceptions.InvalidModel,
+    ) as exc:
         first_line = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a valid pyhf workspace ({first_line})") from None
     return workspace

@@ -15,6 +15,7 @@ from cevns_fit.cli.workspace import (
     model_and_templates_from_args,
     with_endpoint_note,
 )
+from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
@@ -36,6 +37,8 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> dict:
     from cevns_fit.inference import upper_limit
 
+    if not 0.5 <= args.cl < 1:
+        raise InputError(f"--cl {args.cl!r}: a confidence level in [0.5, 1), e.g. 0.9")
     model, templates = model_and_templates_from_args(args)
     result = upper_limit(templates, args.cl, systematics=not args.no_systematics)
     return with_endpoint_note(result.to_dict(), model)
