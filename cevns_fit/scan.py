@@ -346,6 +346,15 @@ def validate_record(record, names: Iterable[str], sigmas: tuple[float, ...]) -> 
     return None
 
 
+def _key_names(record: dict) -> set[str] | None:
+    """The varied names a record's key speaks of (None if the key is not a point key)."""
+    try:
+        key = json.loads(record.get("key"))
+    except (TypeError, json.JSONDecodeError):
+        return None
+    return set(key) if isinstance(key, dict) else None
+
+
 def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -385,7 +394,7 @@ def _read_results(fh, out: Path, fingerprint, names, sigmas) -> _Finished:
                     f"--out {out}: holds results of another model, source, data file or "
                     "--sigma (or of an edited model file); use a new file or delete this one"
                 )
-        if isinstance(record, dict) and set(VARY_NAMES) & set(record) != set(names):
+        if isinstance(record, dict) and _key_names(record) != set(names):
             continue  # a point of another grid in the same file: not ours to judge
         if validate_record(record, names, sigmas) is None:
             result.records[record["key"]] = record
@@ -523,9 +532,10 @@ def _iter_local(
         if finished:
             pool.shutdown(wait=True)
         else:  # interrupted or failed: do not wait for the points in flight
-            pool.shutdown(wait=False, cancel_futures=True)
             # no public API before Python 3.14 (terminate_workers) stops running workers
-            for process in list(getattr(pool, "_processes", {}).values()):
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
                 with contextlib.suppress(Exception):
                     process.terminate()
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from scipy.stats import norm
 
 from cevns_fit.cli import main as cli_main
+from cevns_fit.errors import InputError
 from cevns_fit.fit import fit_workspace
 from cevns_fit.inference import expected_significance, exposure_needed, upper_limit
-from tests.conftest import MODELS
+from cevns_fit.scan import Axis, parse_vary, run_scan, validate_record
+from tests.conftest import MODELS, ROOT
 from tests.test_fit import on_off_spec
 from tests.test_inference import counting
 
@@ -176,3 +182,235 @@ def test_zero_background_model_file_gives_results_from_every_command(tmp_path, c
         assert cli_main([command, str(model), "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["notes"], command
+
+
+# ------------------------------------------------------------------------------------ scans
+@pytest.fixture
+def small_model(tmp_path) -> Path:
+    from tests.test_bad_input_corpus import SMALL_MODEL
+
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL_MODEL)
+    return path
+
+
+def scan_small(model, out, values=(5.0, 6.0, 7.0), **kwargs):
+    kwargs.setdefault("workers", 1)
+    return run_scan(model, [Axis("threshold", tuple(values))], out=out, progress=False, **kwargs)
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_a_torn_last_line_is_cut_off_and_its_point_recomputed(small_model, tmp_path):
+    out = tmp_path / "scan.jsonl"
+    scan_small(small_model, out)
+    text = out.read_text()
+    out.write_text(text[: len(text) - 40])  # killed in the middle of the last record
+    resumed = scan_small(small_model, out)
+    assert (resumed.resumed, resumed.computed) == (2, 1)
+    assert any("torn" in note for note in resumed.notes)
+    lines = records(out)  # every line parses: the partial record was cut, not glued onto
+    assert [r["threshold"] for r in lines] == [5.0, 6.0, 7.0]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: {**r, "Z_expected": "nonsense"},
+        lambda r: {"key": r["key"], "fingerprint": r["fingerprint"]},
+        lambda r: {**r, "threshold": 99.0},  # values no longer match the key
+        lambda r: {k: v for k, v in r.items() if k != "exposure_kg_yr_5sigma"},
+    ],
+    ids=["nonsense", "key-only", "key-mismatch", "incomplete"],
+)
+def test_invalid_or_incomplete_records_are_recomputed_with_a_note(small_model, tmp_path, edit):
+    out = tmp_path / "scan.jsonl"
+    first = scan_small(small_model, out)
+    lines = records(out)
+    lines[1] = edit(lines[1])
+    out.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    resumed = scan_small(small_model, out)
+    assert (resumed.resumed, resumed.computed) == (2, 1)
+    assert any("recomputed" in note for note in resumed.notes)
+    assert resumed.points[1]["Z_expected"] == pytest.approx(first.points[1]["Z_expected"])
+
+
+def test_validate_record_accepts_what_a_scan_writes_and_nothing_less(small_model, tmp_path):
+    out = tmp_path / "scan.jsonl"
+    scan_small(small_model, out, values=(5.0,))
+    (record,) = records(out)
+    assert validate_record(record, ["threshold"], (3.0, 5.0)) is None
+    assert "3sigma" in validate_record(record, ["threshold"], (3.0, 4.0, 5.0)).replace("4", "3")
+    assert validate_record({**record, "p0_expected": 2.0}, ["threshold"], (3.0, 5.0))
+
+
+def test_a_second_scan_on_the_same_file_is_refused(small_model, tmp_path):
+    import fcntl
+
+    out = tmp_path / "scan.jsonl"
+    with out.open("a") as held:  # another scan holds the file
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another scan is writing"):
+            scan_small(small_model, out)
+    assert out.read_text() == ""
+    assert scan_small(small_model, out).computed == 3  # free again once the first is done
+
+
+def test_the_fingerprint_covers_the_data_files_a_model_reads(tmp_path):
+    from cevns_fit.detector import load_detector_model
+    from cevns_fit.scan import model_files, scan_fingerprint
+    from tests.test_bad_input_corpus import SMALL_MODEL
+
+    table = tmp_path / "bkg.csv"
+    table.write_text("1.0, 10\n2.0, 10\n3.0, 10\n4.0, 10\n5.0, 10\n")
+    model_path = tmp_path / "tab.toml"
+    model_path.write_text(
+        SMALL_MODEL.replace(
+            'kind = "steady_state"\nrate_per_kg_day = 1.0',
+            'kind = "tabulated"\nfile = "bkg.csv"\nfile_units = "counts"',
+        )
+    )
+    model = load_detector_model(model_path)
+    assert table.resolve() in model_files(model)
+    assert (MODELS / "sources" / "line_example.toml").resolve() in model_files(model)
+    before = scan_fingerprint(model, (3.0, 5.0))
+    table.write_text(table.read_text().replace("10", "1000"))  # the table changed x100
+    assert scan_fingerprint(load_detector_model(model_path), (3.0, 5.0)) != before
+
+
+def test_repeated_grid_values_are_computed_once(small_model, tmp_path):
+    axis = parse_vary("threshold=5,6,5,6.0000000000001")
+    assert axis.values == (5.0, 6.0) and axis.dropped == 2
+    result = run_scan(small_model, [axis], workers=1, progress=False)
+    assert result.computed == 2 and any("repeated" in n for n in result.notes)
+
+
+def test_the_grid_is_generated_lazily_and_points_in_flight_are_bounded():
+    import itertools
+    import time
+
+    from cevns_fit.scan import _bounded, grid_size, iter_grid
+
+    axes = [Axis("threshold", tuple(range(1, 1001))), Axis("exposure", tuple(range(1, 1001)))]
+    start = time.perf_counter()
+    grid = iter_grid(axes)
+    assert next(grid) == {"threshold": 1, "exposure": 1}
+    assert time.perf_counter() - start < 0.1 and grid_size(axes) == 10**6
+
+    in_flight, most = set(), 0
+
+    class Done:
+        def __init__(self, point):
+            self.point = point
+
+    def submit(point):
+        nonlocal most
+        future = Done(point)
+        in_flight.add(future)
+        most = max(most, len(in_flight))
+        return future
+
+    def wait_any(pending):
+        first = next(iter(pending))
+        in_flight.discard(first)
+        return {first}, pending - {first}
+
+    finished = list(itertools.islice(_bounded(submit, iter_grid(axes), 8, wait_any), 5000))
+    assert len(finished) == 5000 and most <= 8
+
+
+def test_the_local_dask_cluster_listens_on_localhost_only():
+    from cevns_fit.scan import _dask_client
+
+    client, cluster = _dask_client(None, 1)
+    try:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+    finally:
+        client.close()
+        cluster.close()
+
+
+# --------------------------------------------------------------- real processes: kill, SIGINT
+def _start_scan(model: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cevns_fit",
+            "scan",
+            str(model),
+            "--vary",
+            "threshold=5:9:25",
+            "--out",
+            str(out),
+            "--no-progress",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_text().count("\n") >= n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"scan ended early: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate()
+    pytest.fail("the scan wrote nothing")
+
+
+def test_sigint_ends_a_scan_with_exit_130_one_line_and_an_intact_file(small_model, tmp_path):
+    out = tmp_path / "scan.jsonl"
+    proc = _start_scan(small_model, out, "--workers", "2")
+    _wait_for_lines(out, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["cevns-fit: interrupted"], err
+    done = records(out)  # whole records only
+    resumed = run_scan(
+        small_model, [parse_vary("threshold=5:9:25")], out=out, workers=1, progress=False
+    )
+    assert resumed.resumed == len(done) and resumed.computed == 25 - len(done)
+
+
+def test_a_scan_killed_with_sigkill_resumes_and_its_workers_die(small_model, tmp_path):
+    import time
+
+    out = tmp_path / "scan.jsonl"
+    proc = _start_scan(small_model, out, "--workers", "2")
+    _wait_for_lines(out, 2, proc)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    workers = [int(pid) for pid in children]
+    proc.kill()
+    proc.communicate(timeout=10)  # reaps it and closes its pipes
+    deadline = time.monotonic() + 10
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        time.sleep(0.1)
+    assert workers and not alive, f"workers {alive} outlived their parent"
+    result = run_scan(
+        small_model, [parse_vary("threshold=5:9:25")], out=out, workers=1, progress=False
+    )
+    assert result.resumed >= 2 and result.resumed + result.computed == 25
+    keys = [r["key"] for r in records(out)]
+    assert len(keys) == len(set(keys)) == 25  # nothing lost, nothing twice
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except OSError:
+        return True
