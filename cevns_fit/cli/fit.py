@@ -127,8 +127,15 @@ def _read_workspace(path: Path) -> dict:
         ValueError,
         KeyError,
         TypeError,
+        AttributeError,
+        FileNotFoundError,  # pyhf.exceptions.SchemaNotFound: an unknown "version"
         pyhf.exceptions.InvalidSpecification,
         pyhf.exceptions.InvalidModel,
+        pyhf.exceptions.InvalidMeasurement,
+        pyhf.exceptions.InvalidModifier,
+        pyhf.exceptions.InvalidNameReuse,
+        pyhf.exceptions.InvalidInterpCode,
+        pyhf.exceptions.UnspecifiedPOI,
     ) as exc:
         first_line = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a valid pyhf workspace ({first_line})") from None
