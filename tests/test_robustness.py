@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 import subprocess
 import sys
@@ -414,3 +415,52 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
     except OSError:
         return True
+
+
+def test_a_closed_stdout_pipe_ends_quietly():
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cevns_fit",
+            "ratio-map",
+            "--target",
+            "CsPbI3",
+            "--reference",
+            "Ge",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout.read(10) == b'{"target":'
+    proc.stdout.close()  # the reader goes away (`| head -c 10`)
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141 and err == b""
+
+
+# ------------------------------------------------------------ physically empty configurations
+def test_a_threshold_above_the_sources_recoil_endpoint_is_a_result_with_a_note(tmp_path, capsys):
+    # Ge at a reactor (E_nu ≤ 10 MeV): the largest recoil is 2 E²/(M + 2E) = 3.069 keVnr
+    # (Ge-70, M = 69.924 u = 65.13 GeV, E = 9.998 MeV, the spectrum's last node); the
+    # model's 1.5 keVee threshold is 6.8 keVnr
+    model = tmp_path / "ge_reactor.toml"
+    text = (MODELS / "detectors" / "ge_array.toml").read_text()
+    model.write_text(
+        text.replace("../sources/sns.toml", str(MODELS / "sources" / "reactor.toml")).replace(
+            'duty_factor = "source"', "duty_factor = 1.0"
+        )
+    )
+    for command in ("significance", "rate"):
+        assert cli_main([command, str(model), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        (note,) = [n for n in out["notes"] if "largest recoil" in n]
+        m_MeV = 69.9242 * 931.494
+        e_max_keV = 1e3 * 2 * 9.998**2 / (m_MeV + 2 * 9.998)
+        quoted = float(re.search(r"largest recoil ([0-9.]+) keVnr of Ge", note).group(1))
+        assert quoted == pytest.approx(e_max_keV, rel=1e-3)
+    from cevns_fit.detector import load_detector_model, recoil_endpoint_note
+
+    assert recoil_endpoint_note(load_detector_model(MODELS / "detectors" / "ge_array.toml")) is None
