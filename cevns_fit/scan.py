@@ -694,12 +694,11 @@ def run_scan(
 
         from tqdm import tqdm
 
-        resumed = sum(1 for p in iter_grid(axes) if point_key(p) in finished.records)
         computed = 0
         results: dict[str, dict] = {}
         bar = tqdm(
             total=total,
-            initial=resumed,
+            initial=min(len(finished.records), total),  # no pass over the grid first
             desc="scan",
             unit="pt",
             file=sys.stderr,
@@ -720,7 +719,13 @@ def run_scan(
         finally:
             bar.close()
             stream.close()  # stops the workers at once if the loop ended early
-    ordered = [results.get(k) or finished.records[k] for k in map(point_key, iter_grid(axes))]
+    ordered, resumed = [], 0
+    for key in map(point_key, iter_grid(axes)):
+        if key in results:
+            ordered.append(results[key])
+        else:
+            ordered.append(finished.records[key])
+            resumed += 1
     failed = sum("error" in p for p in ordered)
     if failed:
         notes.append(f"{failed} point(s) failed")
