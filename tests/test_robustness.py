@@ -464,3 +464,27 @@ def test_a_threshold_above_the_sources_recoil_endpoint_is_a_result_with_a_note(t
     from cevns_fit.detector import load_detector_model, recoil_endpoint_note
 
     assert recoil_endpoint_note(load_detector_model(MODELS / "detectors" / "ge_array.toml")) is None
+
+
+# ------------------------------------------------------------------ the CLI's error mapping
+@pytest.mark.parametrize(
+    "exc, code, needle",
+    [
+        (PermissionError(13, "Permission denied", "/data/run7.csv"), 2, "/data/run7.csv"),
+        (IsADirectoryError(21, "Is a directory", "/data"), 2, "/data: is a folder"),
+        (OSError(28, "No space left on device", "/tmp/x.json"), 2, "No space left"),
+        (ZeroDivisionError("float division by zero"), 1, "internal error: ZeroDivisionError"),
+    ],
+    ids=["unreadable", "folder", "disk-full", "bug"],
+)
+def test_run_guarded_maps_failures_to_one_line_and_an_exit_code(capsys, exc, code, needle):
+    import argparse
+
+    from cevns_fit.cli._common import run_guarded
+
+    def command(args):
+        raise exc
+
+    assert run_guarded(command, argparse.Namespace()) == code
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err

@@ -50,7 +50,10 @@ def format_table(result: dict) -> str:
         cells = []
         for d in detectors:
             value = d.get(key)
-            cells.append("unreachable" if value is None else fmt.format(value))
+            if value is None and key == "Z_at_reference_exposure":
+                cells.append("inf (no bkg)")  # background-free bins: p0 = 0 (JSON null)
+            else:
+                cells.append("unreachable" if value is None else fmt.format(value))
         lines.append(f"{label:28}" + "".join(f"{c:>{width}}" for c in cells))
     lines.append(f"reference exposure: {result['reference_exposure_kg_yr']:g} kg·yr")
     lines.append("* costs are assumptions of the model files:")
