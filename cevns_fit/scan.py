@@ -366,9 +366,9 @@ class _Finished:
     torn: bool = False
 
 
-def _read_results(fh, out: Path, fingerprint, names, sigmas) -> _Finished:
-    """Records of an open, locked results file (see :func:`read_finished`); cuts a torn
-    last line off the file."""
+def _read_results(fh, out: Path, fingerprint, names, sigmas, *, repair: bool = True) -> _Finished:
+    """Records of an open results file (see :func:`read_finished`); with ``repair`` (the file
+    locked by this scan) a torn last line is cut off the file, else only skipped."""
     fh.seek(0)
     raw = fh.read()
     result = _Finished({})
@@ -377,7 +377,8 @@ def _read_results(fh, out: Path, fingerprint, names, sigmas) -> _Finished:
     if not raw.endswith(b"\n"):  # killed mid-write: drop the partial record
         cut = raw.rfind(b"\n") + 1
         raw = raw[:cut]
-        fh.truncate(cut)
+        if repair:
+            fh.truncate(cut)
         result.torn = True
     scan_like = 0
     for line in raw.splitlines():
@@ -415,7 +416,8 @@ def read_finished(
     sigmas: tuple[float, ...] = (3.0, 5.0),
 ) -> dict[str, dict]:
     """Valid points already in a JSON-lines results file, by key (see :func:`validate_record`;
-    ``names`` default to the varied names of the first record). A torn last line is cut off.
+    ``names`` default to the varied names of the first record). A torn last line is skipped
+    (:func:`run_scan` cuts it off the file it has locked).
 
     With a ``fingerprint``, a file holding results for another model, source, data file or
     ``sigmas`` is an :class:`InputError` (its points would silently answer a different
@@ -430,8 +432,8 @@ def read_finished(
             names = [n for n in json.loads(first) if n in VARY_NAMES]
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError):
             names = []
-    with out.open("r+b") as fh:
-        return _read_results(fh, out, fingerprint, names, sigmas).records
+    with out.open("rb") as fh:
+        return _read_results(fh, out, fingerprint, names, sigmas, repair=False).records
 
 
 @dataclass
