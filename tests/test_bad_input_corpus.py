@@ -151,6 +151,12 @@ def corpus(tmp_path_factory) -> Path:
         _write(root / name, content)
     _write(root / "ws.json", json.dumps(on_off_spec()))
     _write(root / "data.json", json.dumps({"on": [85, 62], "control": [50, 40]}))
+    # legal inputs whose fit fails (exit 3): μ would need to exceed its bound of 10, and
+    # events where the model predicts none at any parameter values
+    _write(root / "huge_signal.json", json.dumps({"on": [700, 700], "control": [50, 40]}))
+    empty_bin = on_off_spec(signal=(20.0, 0.0), background=(50.0, 0.0), histosys=False)
+    _write(root / "ws_empty_bin.json", json.dumps(empty_bin))
+    _write(root / "events_in_empty_bin.json", json.dumps({"on": [70, 3], "control": [50, 0]}))
     (root / "a_folder").mkdir()
     (root / "a_folder.toml").mkdir()
     _write(root / "not_a_scan.jsonl", "this is my lab notebook\n")
@@ -446,6 +452,18 @@ case(
     ["fit", "{c}/ws.json", "--data", "{c}/data.json", "--out", "{new}"],
     2,
     "--out",
+)
+case(
+    "fit-mu-beyond-its-bound",
+    ["fit", "{c}/ws.json", "--data", "{c}/huge_signal.json"],
+    3,
+    "mu at its upper bound 10",
+)
+case(
+    "fit-events-where-none-predicted",
+    ["fit", "{c}/ws_empty_bin.json", "--data", "{c}/events_in_empty_bin.json"],
+    3,
+    "bin(s) [1]",
 )
 case("fit-model-binary", ["fit", "{c}/binary.toml", "--data", "{c}/data.json"], 2, "binary.toml")
 # --- compare
