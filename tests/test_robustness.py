@@ -292,7 +292,8 @@ def test_the_grid_is_generated_lazily_and_points_in_flight_are_bounded():
     import itertools
     import time
 
-    from cevns_fit.scan import _bounded, grid_size, iter_grid
+    from cevns_fit.executors import bounded
+    from cevns_fit.scan import grid_size, iter_grid
 
     axes = [Axis("threshold", tuple(range(1, 1001))), Axis("exposure", tuple(range(1, 1001)))]
     start = time.perf_counter()
@@ -318,14 +319,14 @@ def test_the_grid_is_generated_lazily_and_points_in_flight_are_bounded():
         in_flight.discard(first)
         return {first}, pending - {first}
 
-    finished = list(itertools.islice(_bounded(submit, iter_grid(axes), 8, wait_any), 5000))
+    finished = list(itertools.islice(bounded(submit, iter_grid(axes), 8, wait_any), 5000))
     assert len(finished) == 5000 and most <= 8
 
 
 def test_the_local_dask_cluster_listens_on_localhost_only():
-    from cevns_fit.scan import _dask_client
+    from cevns_fit.executors import dask_client
 
-    client, cluster = _dask_client(None, 1)
+    client, cluster = dask_client(None, 1)
     try:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
     finally:
