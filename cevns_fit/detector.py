@@ -93,7 +93,13 @@ from cevns_fit.sections import (
 from cevns_fit.sources import Source, load_source
 from cevns_fit.targets import Target, make_target
 
-__all__ = ["DetectorModel", "CostModel", "load_detector_model", "protons_on_target"]
+__all__ = [
+    "DetectorModel",
+    "CostModel",
+    "load_detector_model",
+    "protons_on_target",
+    "recoil_endpoint_note",
+]
 
 OBSERVABLES = ("keVee", "PE")
 FORM_FACTORS = ("helm", "klein-nystrand", "none")
@@ -642,3 +648,29 @@ def _read_analysis(t: ConfigTable) -> tuple[str, float, np.ndarray, str, int, in
     fine = t.integer("fine_bins_per_bin", 1 if observable == "PE" else 4)
     n_true = t.integer("true_bins", 300, minimum=50)
     return observable, gain, edges, form_factor, fine, n_true
+
+
+def recoil_endpoint_note(model) -> str | None:
+    """A note when the model's threshold lies above the largest nuclear recoil its source can
+    give (e.g. a Ge detector with a 19 keVnr threshold at a reactor, E_ν ≤ 10 MeV: at most
+    ≈ 3 keVnr): whatever signal is left comes from resolution tails only, so Z ≈ 0 is not a
+    statement about the detector's sensitivity but about its threshold."""
+    from cevns_fit.cross_section import recoil_max_keVnr
+
+    if not all(hasattr(model, a) for a in ("source", "target", "threshold_keVnr")):
+        return None  # a stand-in model (tests) or one without a recoil threshold
+    enu_max = max(
+        (float(np.max(c.enu_MeV[c.weights > 0])) for c in model.source.components),
+        default=0.0,
+    )
+    if enu_max <= 0:
+        return None
+    endpoint = float(np.max(recoil_max_keVnr(enu_max, model.target.mass_GeV)))
+    threshold = float(model.threshold_keVnr)
+    if threshold <= endpoint:
+        return None
+    return (
+        f"threshold {threshold:.4g} keVnr is above the largest recoil {endpoint:.4g} keVnr of "
+        f"{model.target.name} from {model.source.name} (E_nu up to {enu_max:.4g} MeV): "
+        "any signal left comes from resolution tails only"
+    )

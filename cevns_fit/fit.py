@@ -33,12 +33,15 @@ from iminuit import Minuit
 from scipy.stats import chi2, norm
 
 from cevns_fit.errors import FitFailedError, InputError
+from cevns_fit.fastlik import poisson_deviance_half
+from cevns_fit.fit_status import BENIGN_PROBLEMS, bound_flags, fmin_problems
 
 __all__ = ["FitResult", "fit_workspace", "model_and_data", "sample_toy", "twice_nll"]
 
-# Objective value returned where pyhf's likelihood is not finite (negative expected counts
-# from extrapolated histosys templates): large, so MIGRAD steps back, but finite.
-_NONFINITE_PENALTY = 1e12
+# Objective value MIGRAD sees where pyhf's likelihood is not finite (negative expected counts
+# from extrapolated histosys templates): far above any deviance of real data (≲ 10²⁰ at
+# 10¹⁵ counts per bin), so MIGRAD steps back, but finite.
+_NONFINITE_PENALTY = 1e40
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class FitResult:
     status: str
     twice_nll: float
     postfit: dict[str, dict] = field(default_factory=dict)  # channel -> data, samples, prefit
+    at_bounds: dict[str, dict] = field(default_factory=dict)  # see bound_flags
+    near_bounds: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -89,6 +94,8 @@ class FitResult:
             },
             "converged": self.converged,
             "status": self.status,
+            "at_bounds": self.at_bounds,
+            "near_bounds": self.near_bounds,
         }
 
 
@@ -135,12 +142,39 @@ def model_and_data(workspace, data=None) -> tuple[pyhf.pdf.Model, np.ndarray]:
     return model, full
 
 
-def twice_nll(model: pyhf.pdf.Model, data: np.ndarray):
-    """The objective −2 ln L(pars) of ``model`` on ``data`` as a numpy-float function."""
+def twice_nll(model: pyhf.pdf.Model, data: np.ndarray, *, penalty: float | None = None):
+    """The objective −2 ln L(pars) + c(data) of ``model`` on ``data`` as a numpy-float function.
+
+    The data-only constant c makes the Poisson part the saturated-model deviance
+    2 Σ (λ − n + n ln(n/λ)) (Baker & Cousins 1984; written as in
+    :func:`cevns_fit.fastlik.poisson_deviance_half`), computed from pyhf's expected counts
+    (``main_model.expected_data``) and pyhf's constraint terms (``constraint_model.logpdf``).
+    Same minimum and likelihood ratios as −2 ``model.logpdf``, but accurate at any count:
+    at 10¹⁵ events per bin the terms of −2 ln L (≈ 10¹⁷) cancel to leave noise of order 10,
+    far above the Δ = 1 that MIGRAD must resolve, while the deviance stays O(1).
+
+    Where the likelihood is not finite (λ ≤ 0 in a bin with data, from extrapolated histosys
+    templates) the function returns ``penalty`` (default: inf).
+    """
+    config = model.config
+    main = np.asarray(data[: config.nmaindata], dtype=float)
+    aux = np.asarray(data[config.nmaindata :], dtype=float)
 
     def objective(pars) -> float:
-        value = -2.0 * float(np.asarray(model.logpdf(np.asarray(pars, float), data))[0])
-        return value if math.isfinite(value) else _NONFINITE_PENALTY
+        pars = np.asarray(pars, float)
+        lam = np.asarray(model.main_model.expected_data(pars), dtype=float)
+        with np.errstate(all="ignore"):
+            if np.any(lam[main > 0] <= 0) or np.any(lam < 0):
+                value = math.inf
+            else:
+                poisson = 2.0 * poisson_deviance_half(lam, main)
+                constraint = (
+                    float(np.sum(model.constraint_model.logpdf(aux, pars))) if aux.size else 0.0
+                )
+                value = poisson - 2.0 * constraint
+        if math.isfinite(value):
+            return value
+        return math.inf if penalty is None else penalty
 
     return objective
 
@@ -164,8 +198,12 @@ def _minimize(
     fixed: dict[int, float] | None = None,
     hesse: bool = True,
     strategy: int = 1,
+    max_calls: int = 100_000,
 ) -> _Minimum:
-    """MIGRAD (+ HESSE) of −2 ln L; retried once with strategy 2 if MIGRAD is not valid."""
+    """MIGRAD (+ HESSE) of −2 ln L; retried once with strategy 2 if MIGRAD is not valid.
+
+    ``valid`` needs a valid MIGRAD minimum and, with ``hesse``, a positive-definite HESSE
+    covariance that was not forced to be so; ``message`` is the minimiser's own verdict."""
     config = model.config
     # a copy: fixing a parameter below must not write into the caller's array
     x0 = np.array(config.suggested_init() if init is None else init, dtype=float)
@@ -174,27 +212,30 @@ def _minimize(
     for index, value in (fixed or {}).items():
         x0[index] = value
         fixed_mask[index] = True
-    minuit = Minuit(twice_nll(model, data), x0, name=list(config.par_names))
+    minuit = Minuit(
+        twice_nll(model, data, penalty=_NONFINITE_PENALTY), x0, name=list(config.par_names)
+    )
     minuit.errordef = Minuit.LEAST_SQUARES  # the objective is −2 ln L: Δ = 1 for 1σ
     minuit.limits = bounds
     minuit.fixed = fixed_mask
     minuit.strategy = strategy
     minuit.tol = 0.01
-    minuit.migrad(ncall=100_000)
-    if not minuit.valid and strategy < 2:
+    minuit.migrad(ncall=max_calls)
+    if not minuit.fmin.is_valid and strategy < 2:
         minuit.strategy = 2
-        minuit.migrad(ncall=100_000)
-    message = "MIGRAD converged" if minuit.valid else _fmin_problem(minuit)
-    valid = minuit.valid
+        minuit.migrad(ncall=max_calls)
+    valid = minuit.fmin.is_valid
+    problems = fmin_problems(minuit.fmin, hesse=False)
     if hesse and valid:
         minuit.hesse()
-        if not minuit.accurate:
-            valid = minuit.valid and minuit.fmin.has_posdef_covar
-            message = "MIGRAD converged; HESSE covariance " + (
-                "made positive definite" if minuit.fmin.has_made_posdef_covar else "inaccurate"
-            )
-        else:
-            message = "MIGRAD converged, HESSE accurate"
+        problems = fmin_problems(minuit.fmin, hesse=True)
+        valid = not [p for p in problems if p not in BENIGN_PROBLEMS]
+    if valid:
+        message = "MIGRAD converged" + (", HESSE accurate" if hesse and not problems else "")
+        if problems:
+            message += " (" + ", ".join(problems) + ")"
+    else:
+        message = "MIGRAD did not converge: " + (", ".join(problems) or "invalid minimum")
     npar = len(x0)
     cov = (
         np.array(minuit.covariance, dtype=float)
@@ -210,21 +251,6 @@ def _minimize(
         message=message,
         minuit=minuit,
     )
-
-
-def _fmin_problem(minuit: Minuit) -> str:
-    fmin = minuit.fmin
-    reasons = [
-        text
-        for flag, text in (
-            (fmin.is_above_max_edm, "EDM above maximum"),
-            (fmin.has_reached_call_limit, "call limit reached"),
-            (not fmin.has_covariance, "no covariance"),
-            (fmin.is_covariance_positive_definite is False, "covariance not positive definite"),
-        )
-        if flag
-    ]
-    return "MIGRAD did not converge: " + (", ".join(reasons) or "invalid minimum")
 
 
 def _signal_yield(model, pars, sample_index: int | None) -> float:
@@ -329,26 +355,59 @@ def fit_workspace(
     signal_sample: str = "cevns",
     minos: bool = True,
     significance: bool = True,
+    max_calls: int = 100_000,
 ) -> FitResult:
     """Maximum-likelihood fit of a pyhf model to data (see the module docstring).
 
     ``workspace``/``data`` as in :func:`model_and_data`. ``signal_sample`` names the sample
-    whose fitted yield is reported as ``signal_events`` (NaN if the model has none). The
-    result has ``converged=False`` and a status message when MIGRAD or HESSE fail; its numbers
-    must then not be quoted. A non-finite likelihood at the starting point raises
-    :class:`FitFailedError`.
+    whose fitted yield is reported as ``signal_events`` (NaN if the model has none);
+    ``max_calls`` caps MIGRAD's likelihood calls. The result has ``converged=False`` and the
+    minimiser's status when MIGRAD or HESSE fail; its numbers must then not be quoted.
+
+    Bounds: a parameter that ends *at* a bound is listed in ``at_bounds``. At the physical
+    boundary of a yield (a normfactor such as μ at its lower bound 0: "no signal seen") the
+    result stands, flagged in ``at_bounds`` and ``status``; at any other bound (μ at its upper
+    bound, a nuisance on its ±5σ wall) the likelihood's maximum lies outside the allowed
+    region, so the fit is not converged (``converged=False``, the CLI exits 3). Parameters
+    within one HESSE error of a bound are listed in ``near_bounds`` (errors approximate).
+
+    Raises :class:`FitFailedError` when the likelihood is not finite at the nominal
+    parameters, e.g. events in a bin where the model predicts none at any parameter values.
     """
     model, data = model_and_data(workspace, data)
     config = model.config
     objective = twice_nll(model, data)
     init = np.asarray(config.suggested_init(), dtype=float)
-    if objective(init) >= _NONFINITE_PENALTY:
-        raise FitFailedError("the likelihood is not finite at the model's nominal parameters")
+    if not math.isfinite(objective(init)):
+        raise FitFailedError(_nonfinite_reason(model, data, init))
 
-    best = _minimize(model, data)
+    best = _minimize(model, data, max_calls=max_calls)
     poi = config.poi_index
     names = list(config.par_names)
     converged, status = best.valid, best.message
+    physical = frozenset(name for name, kind in config.modifiers if kind == "normfactor")
+    at_bounds, near_bounds = bound_flags(
+        names,
+        best.values,
+        best.errors,
+        config.suggested_bounds(),
+        config.suggested_fixed(),
+        physical=physical,
+    )
+    if at_bounds:
+        words = [
+            f"{n} at its {b['bound']} bound {b['limit']:g}"
+            + (" (physical boundary)" if b["physical_boundary"] else "")
+            for n, b in at_bounds.items()
+        ]
+        status += "; " + ", ".join(words)
+        if not all(b["physical_boundary"] for b in at_bounds.values()):
+            converged = False
+            status += " (the maximum of the likelihood lies outside the allowed range)"
+    if near_bounds:
+        status += "; within 1σ of a bound: " + ", ".join(near_bounds)
+    if not np.any(data[: config.nmaindata] > 0):
+        status += "; the data hold no events"
 
     mu_minos = None
     if minos and converged and poi is not None:
@@ -365,7 +424,14 @@ def fit_workspace(
     Z_obs, p0_obs = math.nan, math.nan
     if significance and poi is not None:
         lo_bound = config.suggested_bounds()[poi][0]
-        if lo_bound <= 0.0:
+        at_zero = [np.array(x, dtype=float) for x in (best.values, init)]
+        for x in at_zero:
+            x[poi] = 0.0
+        if lo_bound <= 0.0 and not any(math.isfinite(objective(x)) for x in at_zero):
+            # events where μ = 0 predicts none (no background there): μ = 0 is excluded
+            Z_obs, p0_obs = math.inf, 0.0
+            status += "; events where μ = 0 predicts none: p0 = 0 (Z_observed infinite)"
+        elif lo_bound <= 0.0:
             null = _minimize(model, data, init=best.values, fixed={poi: 0.0}, hesse=False)
             if null.valid:
                 q0 = max(null.fval - best.fval, 0.0) if best.values[poi] > 0 else 0.0
@@ -393,6 +459,8 @@ def fit_workspace(
     gof_p = float(chi2.sf(gof_chi2, gof_ndf)) if gof_ndf > 0 else math.nan
 
     return FitResult(
+        at_bounds=at_bounds,
+        near_bounds=near_bounds,
         mu=float(best.values[poi]) if poi is not None else math.nan,
         mu_err=float(best.errors[poi]) if poi is not None else math.nan,
         mu_minos=mu_minos,
@@ -416,6 +484,27 @@ def fit_workspace(
         twice_nll=best.fval,
         postfit=_postfit_tables(model, best.values, init, data),
     )
+
+
+def _nonfinite_reason(model, data, pars) -> str:
+    """Why ln L is not finite at ``pars``: events where every sample is zero, or bad data."""
+    main = np.asarray(data[: model.config.nmaindata], dtype=float)
+    if not np.all(np.isfinite(data)):
+        return "the data are not finite numbers"
+    by_sample = np.asarray(model.main_model.expected_data(pars, return_by_sample=True))
+    empty = (np.abs(by_sample).sum(axis=0) == 0) & (main > 0)
+    if empty.any():
+        where = []
+        for ch in model.config.channels:
+            idx = np.flatnonzero(empty[model.config.channel_slices[ch]])
+            if idx.size:
+                where.append(f"channel '{ch}' bin(s) {idx.tolist()[:5]}")
+        return (
+            "the data have events where the model predicts none at any parameter values ("
+            + "; ".join(where)
+            + "): no background and no signal there"
+        )
+    return "the likelihood is not finite at the model's nominal parameters"
 
 
 def sample_toy(model: pyhf.pdf.Model, pars, rng: np.random.Generator) -> np.ndarray:

@@ -22,6 +22,14 @@ workspace of :func:`cevns_fit.likelihood.build_workspace`, evaluated with analyt
 cross-checks. On pre-fit Asimov data the free fit is the nominal point, so an expected
 significance costs one fit (μ = 0), not two.
 
+Zero background (bins with signal but exactly no expected background): one event there
+excludes μ = 0, so p0 = 0 and Z = inf (JSON null, with a note; the b → 0 limit of Cowan's
+Z_A diverges). The median experiment sees an event there once the signal there reaches ln 2
+events, which is the exposure needed for any σ; ``method`` is then "background-free".
+Without any background the CLs limit is the exact Poisson one (2.303 events at 90 % CL for
+no events seen). Huge counts (10¹⁵ per bin) are handled by the deviance form of −ln L
+(:func:`cevns_fit.fastlik.poisson_deviance_half`).
+
 ``systematics=False`` drops normsys, histosys and staterror but keeps free normalisations and
 control channels: the "statistics only" numbers.
 """
@@ -33,7 +41,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import xlogy
 from scipy.stats import norm, poisson
 
 from cevns_fit.errors import FitFailedError, InputError
@@ -103,6 +110,7 @@ class ExposureResult:
     systematics: bool = True
     n_fits: int = 0
     limiting_parameter: str | None = None
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -183,13 +191,13 @@ def _asimov_q0(
 ) -> tuple[float, np.ndarray]:
     """q0 on the pre-fit Asimov data at μ = 1 (one fit: the free fit is the nominal point).
 
-    On Asimov data the free fit's −ln L is Σ (n − n ln n) exactly (λ = n, auxiliary data at
-    the parameters), so no second fit and no second model evaluation are needed.
+    On Asimov data the free fit's −ln L is 0 exactly in :mod:`~cevns_fit.fastlik`'s deviance
+    convention (λ = n, auxiliary data at the parameters), so no second fit is needed.
     """
     nominal = fm.nominal_pars(mu=1.0)
     main = fm.expected_main(nominal)
     aux = np.where(fm.constrained, nominal, np.nan)
-    nll_free = float(main.sum() - xlogy(main, main).sum())
+    nll_free = 0.0
     start = nominal if init is None else init
     fit0 = fm.fit(
         main,
@@ -296,6 +304,9 @@ def expected_significance(
             notes=("no CEvNS signal events (threshold above every recoil?): Z = 0",),
         )
     fm = compile_model(templates, systematics=systematics)
+    free_bins = _background_free_bins(fm)
+    if free_bins.any():
+        return _background_free_significance(fm, free_bins, observed, common)
     if method == "auto":
         if b >= LOW_COUNT_BACKGROUND:
             method = "asymptotic"
@@ -404,6 +415,64 @@ def _exact_significance(fm, observed, common, notes) -> SignificanceResult:
         Z_observed=z_obs,
         p0_observed=p0_obs,
         notes=tuple(notes) + (f"median signal-plus-background count n = {n_median:g}",),
+    )
+
+
+# ----------------------------------------------------------------------- zero background
+# Convention for bins without background (documented in docs/ARCHITECTURE.md, issue 14):
+# the background-only hypothesis predicts exactly 0 events there, so one event in such a bin
+# excludes it with certainty: p0 = 0 and Z = +inf (the b → 0 limit of Cowan's
+# Z_A = √(2((s+b) ln(1+s/b) − s)), which diverges like √(2 s ln(s/b))). The *median*
+# experiment sees ≥ 1 event there iff P(0 | s) = e^(−s) ≤ 1/2, i.e. s ≥ ln 2 signal events;
+# below that the median experiment sees none there and its Z comes from the other bins.
+LN2 = math.log(2.0)
+
+
+def _background_free_bins(fm: FastModel) -> np.ndarray:
+    """Main bins with signal (μ = 1) but exactly zero expected background (μ = 0, nominal)."""
+    b = fm.expected_main(fm.nominal_pars(mu=0.0))
+    sb = fm.expected_main(fm.nominal_pars(mu=1.0))
+    return (b <= 0.0) & (sb > 0.0)
+
+
+def _background_free_z(fm: FastModel, free_bins: np.ndarray, main: np.ndarray) -> float:
+    """Z of a dataset: +inf with an event in a background-free bin, else asymptotic q0."""
+    if np.any(main[free_bins] > 0):
+        return math.inf
+    if not np.any(fm.expected_main(fm.nominal_pars(mu=0.0)) > 0):
+        return 0.0  # no events and no background anywhere: nothing to test
+    return _z_from_q0(_q0(fm, main, fm.aux_nominal))
+
+
+def _median_background_free_z(fm: FastModel, free_bins: np.ndarray) -> tuple[float, float]:
+    """(s in background-free bins, median expected Z): Asimov data at μ = 1 elsewhere and
+    the median count (0 below ln 2 signal events, else ≥ 1) in the background-free bins."""
+    main = fm.expected_main(fm.nominal_pars(mu=1.0))
+    s_free = float(main[free_bins].sum())
+    if s_free >= LN2:
+        return s_free, math.inf
+    main = np.where(free_bins, 0.0, main)
+    return s_free, _background_free_z(fm, free_bins, main)
+
+
+def _background_free_significance(fm, free_bins, observed, common) -> SignificanceResult:
+    s_free, z_exp = _median_background_free_z(fm, free_bins)
+    notes = [
+        f"{int(free_bins.sum())} bin(s) with signal ({s_free:.4g} events) have zero expected "
+        "background: one event there excludes μ = 0 (p0 = 0, Z = inf); the median experiment "
+        f"sees one once s ≥ ln 2 = {LN2:.4f} events there"
+    ]
+    z_obs = None
+    if observed is not None:
+        z_obs = _background_free_z(fm, free_bins, _main_vector(fm, observed))
+    return SignificanceResult(
+        z_exp,
+        float(norm.sf(z_exp)) if z_exp > 0 else 1.0,
+        "background-free",
+        **common,
+        Z_observed=z_obs,
+        p0_observed=None if z_obs is None else (float(norm.sf(z_obs)) if z_obs > 0 else 1.0),
+        notes=tuple(notes),
     )
 
 
@@ -534,6 +603,9 @@ def exposure_needed(
             systematics,
         )
     fm = compile_model(templates, systematics=systematics)
+    free_bins = _background_free_bins(fm)
+    if free_bins.any():
+        return _background_free_exposure(fm, free_bins, sigma, ref, systematics, rtol)
     state = {"init": None, "fits": 0}
     cache: dict[float, float] = {}
 
@@ -614,6 +686,41 @@ def exposure_needed(
     return ExposureResult(math.exp(root) * ref, sigma, None, ref, z_ref, systematics, state["fits"])
 
 
+def _background_free_exposure(fm, free_bins, sigma, ref, systematics, rtol) -> ExposureResult:
+    """Exposure for a median Z of ``sigma`` with background-free bins (convention above):
+    at the latest where the signal there reaches ln 2 events (Z jumps to inf), earlier if the
+    other bins alone reach ``sigma`` with the background-free bins empty."""
+    s_free, z_ref = _median_background_free_z(fm, free_bins)
+    factor_free = LN2 / s_free
+
+    def z_below(factor: float) -> float:
+        scaled = fm.scaled(factor)
+        main = np.where(free_bins, 0.0, scaled.expected_main(scaled.nominal_pars(mu=1.0)))
+        return _background_free_z(scaled, free_bins, main)
+
+    factor = factor_free
+    eps = 1e-9 * factor_free
+    if z_below(factor_free - eps) >= sigma:
+        lo = factor_free - eps
+        while z_below(lo) >= sigma and lo > 1e-15 * factor_free:
+            lo *= 0.5
+        if z_below(lo) >= sigma:
+            raise FitFailedError(f"Z stays above {sigma:g} at vanishing exposure")
+        root = brentq(
+            lambda x: z_below(math.exp(x)) - sigma,
+            math.log(lo),
+            math.log(factor_free - eps),
+            xtol=rtol,
+            rtol=1e-12,
+        )
+        factor = math.exp(root)
+    note = (
+        f"background-free bins: the median experiment sees ≥ 1 event there (p0 = 0) once their "
+        f"signal reaches ln 2 = {LN2:.4f} events, at {factor_free * ref:.6g} kg·yr"
+    )
+    return ExposureResult(factor * ref, sigma, None, ref, z_ref, systematics, notes=(note,))
+
+
 # ----------------------------------------------------------------------------------- limits
 _BANDS = (-2, -1, 0, 1, 2)
 
@@ -688,6 +795,8 @@ def upper_limit(
             systematics=systematics,
             notes=("no CEvNS signal events: μ is unconstrained",),
         )
+    if templates.background_total <= 0:
+        return _background_free_limit(templates, cl, observed, systematics)
     fm = compile_model(templates, systematics=systematics)
     bounds = fm.bounds.copy()
 
@@ -752,6 +861,45 @@ def upper_limit(
         None if mu_exp is None else mu_exp * s,
         mu_upper_observed=mu_obs,
         signal_events_upper_observed=None if mu_obs is None else mu_obs * s,
+        systematics=systematics,
+        notes=tuple(notes),
+    )
+
+
+def _background_free_limit(templates, cl, observed, systematics) -> LimitResult:
+    """Exact CLs for a model without background, on the total count n (Poisson):
+    CLs = P(N ≤ n | μ s) / P(N ≤ n | 0) = P(N ≤ n | μ s), so μ_up s solves
+    P(N ≤ n | μ_up s) = 1 − cl; for n = 0, μ_up s = −ln(1 − cl) (2.303 events at 90 % CL).
+    The asymptotic formulae do not hold at zero counts (they give 1.35 events for n = 0).
+    Background-only pseudo-data are always n = 0, so every expected band is the median."""
+    s = templates.signal_total
+    alpha = 1.0 - cl
+
+    def events_up(n: float) -> float:
+        if n == 0:
+            return -math.log(alpha)
+        return brentq(lambda x: poisson.cdf(n, x) - alpha, n, n + 20.0 * math.sqrt(n) + 20.0)
+
+    s_exp = events_up(0)
+    notes = [
+        "no background: exact Poisson CLs on the total count (asymptotic formulae do not "
+        "hold at zero counts); every expected band equals the median (background-only data "
+        "are always empty)",
+    ]
+    if systematics:
+        notes.append("signal uncertainties are not included in the background-free limit")
+    s_obs = None
+    if observed is not None:
+        n_obs = float(sum(np.sum(v) for v in observed.values()))
+        s_obs = events_up(n_obs)
+    return LimitResult(
+        cl,
+        s_exp / s,
+        {str(k): s_exp / s for k in _BANDS},
+        s_exp,
+        mu_upper_observed=None if s_obs is None else s_obs / s,
+        signal_events_upper_observed=s_obs,
+        method="exact Poisson CLs (no background)",
         systematics=systematics,
         notes=tuple(notes),
     )

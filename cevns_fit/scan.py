@@ -17,33 +17,60 @@ Names that can vary (DESIGN.md §3) and what they set on the detector model:
 ``background``       scale factor on every background rate
 ``quenching_sigma``  shift of the model's own quenching by that many of its 1σ (may be < 0)
 ===================  ===========================================================================
+
+The results file (fingerprint, record validation, lock) is :mod:`cevns_fit.scan_results`; where
+points run (local processes, dask) is :mod:`cevns_fit.executors`.
+
+Robustness (issue 14): the results file is locked while a scan writes it (a second scan on the
+same file is refused); a file that is not a scan's results is never appended to; on resume a
+torn last line (a scan killed mid-write) is cut off and records that are not valid for this
+grid and model (edited, incomplete) are recomputed, with a note. The fingerprint covers the
+bytes of every file the model reads (model, source, data tables). The grid is generated
+lazily and at most a few points per worker are in flight, so a 10⁶-point grid starts at
+once with flat memory in the executor; workers ignore Ctrl-C (the parent stops them) and
+exit on their own when the parent dies. Repeated grid values are computed once.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import math
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import product
 from pathlib import Path
 
 import numpy as np
 
+from cevns_fit.detector import recoil_endpoint_note
 from cevns_fit.errors import InputError
+from cevns_fit.executors import iter_dask, iter_local
+from cevns_fit.scan_results import (
+    Finished,
+    locked_results,
+    model_files,
+    point_key,
+    read_finished,
+    read_results,
+    scan_fingerprint,
+    validate_record,
+)
 
 __all__ = [
     "VARY_NAMES",
     "Axis",
     "parse_vary",
     "grid_points",
+    "iter_grid",
+    "grid_size",
     "point_key",
     "scan_overrides",
     "evaluate_point",
     "read_finished",
+    "validate_record",
+    "model_files",
     "run_scan",
     "ScanResult",
 ]
@@ -65,6 +92,7 @@ class Axis:
 
     name: str
     values: tuple[float, ...]
+    dropped: int = 0  # repeated values removed by parse_vary
 
 
 def parse_vary(text: str) -> Axis:
@@ -88,21 +116,28 @@ def parse_vary(text: str) -> Axis:
         raise InputError(f"--vary {text!r}: needs at least one finite value")
     if name != "quenching_sigma" and np.any(values <= 0):
         raise InputError(f"--vary {text!r}: {name} values must be > 0")
-    return Axis(name, tuple(float(v) for v in values))
+    # a value given twice (also after the 12-digit rounding of point_key) is computed once
+    unique = {float(f"{v:.12g}"): float(v) for v in values[::-1]}
+    kept = tuple(v for v in dict.fromkeys(float(f"{v:.12g}") for v in values))
+    return Axis(name, tuple(unique[k] for k in kept), dropped=len(values) - len(kept))
 
 
-def grid_points(axes: Iterable[Axis]) -> list[dict[str, float]]:
-    """The cartesian product of the axes, in row-major order of the axes as given."""
+def iter_grid(axes: Iterable[Axis]) -> Iterator[dict[str, float]]:
+    """The cartesian product of the axes, lazily, in row-major order of the axes as given."""
     axes = list(axes)
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
         raise InputError(f"--vary: a parameter is given twice ({', '.join(names)})")
-    return [dict(zip(names, combo, strict=True)) for combo in product(*(a.values for a in axes))]
+    return (dict(zip(names, combo, strict=True)) for combo in product(*(a.values for a in axes)))
 
 
-def point_key(point: dict[str, float]) -> str:
-    """A canonical text key of a point's varied values (12 significant digits), for resuming."""
-    return json.dumps({k: float(f"{v:.12g}") for k, v in sorted(point.items())}, sort_keys=True)
+def grid_size(axes: Iterable[Axis]) -> int:
+    return math.prod(len(a.values) for a in axes)
+
+
+def grid_points(axes: Iterable[Axis]) -> list[dict[str, float]]:
+    """The cartesian product of the axes as a list (see :func:`iter_grid`)."""
+    return list(iter_grid(axes))
 
 
 def scan_overrides(model, point: dict[str, float]) -> dict[str, float]:
@@ -129,6 +164,14 @@ def _load_model(model_path: str):
 
 
 @lru_cache(maxsize=16)
+def _point_model(model_path: str, shape_point: tuple[tuple[str, float], ...]):
+    """The detector model with a point's settings (all but ``exposure``) applied."""
+    model = _load_model(model_path)
+    overrides = scan_overrides(model, dict(shape_point))
+    return model.with_overrides(**overrides) if overrides else model
+
+
+@lru_cache(maxsize=16)
 def _base_analysis(model_path: str, shape_point: tuple[tuple[str, float], ...]):
     """Templates at the model's own exposure and the exposures needed, for every setting that
     changes the templates (all but ``exposure``). Cached per process: points along an
@@ -136,9 +179,7 @@ def _base_analysis(model_path: str, shape_point: tuple[tuple[str, float], ...]):
     exposure), and the exposures needed do not depend on the point's exposure at all."""
     from cevns_fit.templates import build_templates
 
-    model = _load_model(model_path)
-    overrides = scan_overrides(model, dict(shape_point))
-    return build_templates(model.with_overrides(**overrides) if overrides else model)
+    return build_templates(_point_model(model_path, shape_point))
 
 
 @lru_cache(maxsize=64)
@@ -170,9 +211,12 @@ def evaluate_point(
     result["at_exposure_kg_yr"] = templates.exposure_kg_yr
     result["signal_events"] = templates.signal_total
     result["background_events"] = templates.background_total
+    endpoint = recoil_endpoint_note(_point_model(model_path, shape_point))
+    if endpoint:
+        result["note"] = endpoint
     if templates.signal_total <= 0.0:
         result.update({"Z_expected": 0.0, "p0_expected": 0.5, "method": "none"})
-        result["note"] = "no signal above threshold at this point"
+        result["note"] = endpoint or "no signal above threshold at this point"
         needed = {s: (None, "no CEvNS signal above threshold") for s in sigmas}
         return _with_exposures(result, needed, sigmas)
     significance = expected_significance(templates).to_dict()
@@ -201,45 +245,6 @@ def _safe_evaluate(model_path: str, point: dict[str, float], sigmas: tuple[float
         return {**point, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def scan_fingerprint(model, sigmas: tuple[float, ...]) -> str:
-    """A hash of what a scan's results depend on besides the varied values: the model file,
-    its source file, the significances asked for and the package version."""
-    from cevns_fit import __version__
-
-    digest = hashlib.sha256()
-    for path in (model.path, model.source_path):
-        if path is not None:
-            digest.update(Path(path).read_bytes())
-    digest.update(json.dumps([list(map(float, sigmas)), __version__]).encode())
-    return digest.hexdigest()[:16]
-
-
-def read_finished(out: Path, fingerprint: str | None = None) -> dict[str, dict]:
-    """Points already in a JSON-lines results file, by key; a torn last line is ignored.
-
-    With a ``fingerprint``, a file holding results for another model, source or ``sigmas``
-    is an :class:`InputError` (its points would silently answer a different question)."""
-    finished: dict[str, dict] = {}
-    if not out.exists():
-        return finished
-    with out.open() as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # interrupted mid-write: that point is recomputed
-            if not isinstance(record, dict) or "key" not in record:
-                continue
-            if fingerprint is not None and record.get("fingerprint") != fingerprint:
-                raise InputError(
-                    f"--out {out}: holds results of another model, source or --sigma "
-                    "(or of an edited model file); use a new file or delete this one"
-                )
-            if "error" not in record:
-                finished[record["key"]] = record
-    return finished
-
-
 @dataclass
 class ScanResult:
     """All points of a scan in grid order, with how many were computed vs resumed."""
@@ -264,55 +269,6 @@ class ScanResult:
         }
 
 
-def _iter_local(
-    model_path: str, todo: list[dict], sigmas: tuple[float, ...], workers: int | None
-) -> Iterator[dict]:
-    if workers == 1 or len(todo) <= 1:
-        for point in todo:
-            yield _safe_evaluate(model_path, point, sigmas)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # spawn: a clean interpreter per worker, safe whatever threads the parent runs
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
-        futures = [pool.submit(_safe_evaluate, model_path, p, sigmas) for p in todo]
-        for future in as_completed(futures):
-            yield future.result()
-
-
-def _iter_dask(
-    model_path: str,
-    todo: list[dict],
-    sigmas: tuple[float, ...],
-    workers: int | None,
-    scheduler: str | None,
-) -> Iterator[dict]:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:  # pragma: no cover - dask is a declared dependency
-        raise InputError(
-            "--executor dask needs dask.distributed: pip install 'dask[distributed]'"
-        ) from None
-    if scheduler:
-        client, cluster = Client(scheduler), None
-    else:
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count(), threads_per_worker=1, dashboard_address=None
-        )
-        client = Client(cluster)
-    try:
-        futures = [client.submit(_safe_evaluate, model_path, p, sigmas, pure=False) for p in todo]
-        for future in as_completed(futures):
-            yield future.result()
-            future.release()  # keep the scheduler's memory flat in the number of points
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
 def run_scan(
     model_path: str | Path,
     axes: list[Axis],
@@ -326,53 +282,80 @@ def run_scan(
 ) -> ScanResult:
     """Run (or resume) a scan; each finished point is appended to ``out`` at once.
 
-    Every record carries a fingerprint of the model file, its source file and ``sigmas``;
-    resuming from a file written for anything else is refused rather than mixed in."""
-    model_path = str(Path(model_path).resolve())
-    model = _load_model(model_path)  # validate the model once, before any worker starts
+    Every record carries a fingerprint of every file the model reads and of ``sigmas``;
+    resuming from a file written for anything else is refused rather than mixed in. The
+    file is locked while the scan runs (see the module docstring for resuming)."""
     if executor not in ("local", "dask"):
         raise InputError(f"--executor {executor!r}: allowed are local, dask")
-    points = grid_points(axes)
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise InputError(f"--workers {workers!r}: must be an integer >= 1")
+    sigmas = tuple(dict.fromkeys(float(s) for s in sigmas))
+    if not sigmas or not all(math.isfinite(s) and s > 0 for s in sigmas):
+        raise InputError(f"--sigma {list(sigmas)}: significances must be finite numbers > 0")
+    model_path = str(Path(model_path).resolve())
+    model = _load_model(model_path)  # validate the model once, before any worker starts
+    names = [a.name for a in axes]
+    iter_grid(axes)  # refuses a parameter given twice
+    notes = [
+        f"--vary {a.name}: {a.dropped} repeated value(s) computed once" for a in axes if a.dropped
+    ]
     out_path = Path(out) if out else None
     fingerprint = scan_fingerprint(model, sigmas)
-    finished = read_finished(out_path, fingerprint) if out_path else {}
-    keys = [point_key(p) for p in points]
-    todo = [p for p, k in zip(points, keys, strict=True) if k not in finished]
-    resumed = len(points) - len(todo)
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(locked_results(out_path)) if out_path else None
+        finished = read_results(fh, out_path, fingerprint, names, sigmas) if fh else Finished({})
+        if finished.torn:
+            notes.append(f"{out_path}: cut off a torn last line (a scan killed mid-write)")
+        if finished.dropped:
+            notes.append(
+                f"{out_path}: {finished.dropped} invalid, failed or incomplete record(s) recomputed"
+            )
+        total = grid_size(axes)
+        todo = (p for p in iter_grid(axes) if point_key(p) not in finished.records)
+        evaluate = partial(_safe_evaluate, model_path, sigmas=sigmas)
+        if executor == "dask":
+            stream = iter_dask(evaluate, todo, workers, scheduler)
+        else:
+            stream = iter_local(evaluate, todo, workers)
 
-    if executor == "dask":
-        stream = _iter_dask(model_path, todo, sigmas, workers, scheduler)
-    else:
-        stream = _iter_local(model_path, todo, sigmas, workers)
+        from cevns_fit.progress import progress as progress_report
 
-    from cevns_fit.progress import progress as progress_report
-
-    results: dict[str, dict] = {k: finished[k] for k in keys if k in finished}
-    bar = progress_report(len(points), initial=resumed, desc="scan", unit="pt", enabled=progress)
-    fh = out_path.open("a") if out_path else None
-    try:
-        for record in stream:
-            varied = {name: record[name] for name in points[0]} if points[0] else {}
-            record = _finite_or_none(record)
-            record["key"] = point_key(varied)
-            record["fingerprint"] = fingerprint
-            results[record["key"]] = record
-            if fh is not None:
-                fh.write(json.dumps(record, allow_nan=False) + "\n")
-                fh.flush()
-            bar.update(1)
-    finally:
-        bar.close()
-        if fh is not None:
-            fh.close()
-    ordered = [results[k] for k in keys]
-    notes = (
-        [f"{sum('error' in p for p in ordered)} point(s) failed"]
-        if any("error" in p for p in ordered)
-        else []
-    )
+        computed = 0
+        results: dict[str, dict] = {}
+        bar = progress_report(
+            total,
+            initial=min(len(finished.records), total),  # no pass over the grid first
+            desc="scan",
+            unit="pt",
+            enabled=progress,
+        )
+        try:
+            for record in stream:
+                varied = {name: record[name] for name in names}
+                record = _finite_or_none(record)
+                record["key"] = point_key(varied)
+                record["fingerprint"] = fingerprint
+                results[record["key"]] = record
+                computed += 1
+                if fh is not None:
+                    fh.write((json.dumps(record, allow_nan=False) + "\n").encode())
+                    fh.flush()
+                bar.update(1)
+        finally:
+            bar.close()
+            stream.close()  # stops the workers at once if the loop ended early
+    ordered, resumed = [], 0
+    for key in map(point_key, iter_grid(axes)):
+        if key in results:
+            ordered.append(results[key])
+        else:
+            ordered.append(finished.records[key])
+            resumed += 1
+    failed = sum("error" in p for p in ordered)
+    if failed:
+        notes.append(f"{failed} point(s) failed")
     return ScanResult(
-        str(model_path), axes, ordered, computed=len(todo), resumed=resumed, notes=notes
+        str(model_path), axes, ordered, computed=computed, resumed=resumed, notes=notes
     )
 
 

@@ -6,7 +6,10 @@ JSON-able dict: with ``--json`` it is printed as one JSON object on stdout, othe
 command prints its own human-readable text (``args.text`` printer) or a key: value listing.
 
 User mistakes raise :class:`cevns_fit.errors.InputError`; here they become one line on stderr
-and exit code 2, never a traceback.
+and exit code 2, never a traceback. Exit codes: 0 success, 1 a bug (one line), 2 bad input
+(argument, path, file content), 3 a failed fit (the minimiser's status), 130 interrupted
+(Ctrl-C; outputs are written atomically, so files are either complete or untouched).
+Output paths are checked before any work starts (:func:`_common.check_output`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ import os
 import sys
 
 from cevns_fit import __version__
-from cevns_fit.cli._common import EXIT_INPUT_ERROR, emit, run_guarded
+from cevns_fit.cli._common import (
+    EXIT_INPUT_ERROR,
+    EXIT_INTERRUPTED,
+    OneLineParser,
+    check_output,
+    emit,
+    run_guarded,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -41,7 +51,7 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="cevns-fit",
         description="Sensitivity and fitting of coherent elastic neutrino-nucleus scattering "
         "(CEvNS) detectors. A MODEL is a detector model TOML file or the name of a shipped "
@@ -59,25 +69,44 @@ def build_parser() -> argparse.ArgumentParser:
 # A shell's exit status for a process ended by SIGPIPE (128 + 13), what `yes | head` reports.
 EXIT_BROKEN_PIPE = 141
 
+# What each command's output options are (checked before any work): flag -> kind.
+OUTPUT_KINDS = {
+    "compare": {"out": ("--out", "dir")},
+    "map": {"out": ("--out", "dir")},
+    "scan": {"out": ("--out", "file")},
+    "workspace": {"out": ("-o/--out", "file")},
+}
+FIGURE_OUTPUTS = {"out": ("--out", "figure"), "fig3": ("--fig3", "figure")}
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    for attr, (flag, kind) in OUTPUT_KINDS.get(args.command, FIGURE_OUTPUTS).items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            check_output(value, flag, kind)
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return EXIT_INPUT_ERROR
     try:
-        result = run_guarded(args.func, args)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return EXIT_INPUT_ERROR
+        result = run_guarded(lambda a: _check_outputs(a) or a.func(a), args)
         if isinstance(result, int):
             return result
         emit(result, args)
         sys.stdout.flush()
+        return 0
+    except KeyboardInterrupt:
+        print("cevns-fit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `cevns-fit fit ... | head`: the reader has gone; end quietly. Point stdout at devnull
         # so the interpreter's final flush does not raise a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
-    return 0
 
 
 if __name__ == "__main__":

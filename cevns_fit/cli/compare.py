@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag, add_progress_flag, save_figure, to_jsonable
+from cevns_fit.cli._common import (
+    add_json_flag,
+    add_progress_flag,
+    atomic_output,
+    int_at_least,
+    positive_float,
+    save_figure,
+    to_jsonable,
+)
 from cevns_fit.errors import InputError
 from cevns_fit.registry import load_model
 
@@ -39,7 +47,10 @@ def format_table(result: dict) -> str:
         cells = []
         for d in detectors:
             value = d.get(key)
-            cells.append("unreachable" if value is None else fmt.format(value))
+            if value is None and key == "Z_at_reference_exposure":
+                cells.append("inf (no bkg)")  # background-free bins: p0 = 0 (JSON null)
+            else:
+                cells.append("unreachable" if value is None else fmt.format(value))
         lines.append(f"{label:28}" + "".join(f"{c:>{width}}" for c in cells))
     lines.append(f"reference exposure: {result['reference_exposure_kg_yr']:g} kg·yr")
     lines.append("* costs are assumptions of the model files:")
@@ -83,12 +94,11 @@ def run(args: argparse.Namespace) -> dict:
     if args.reference_exposure <= 0:
         raise InputError(f"--reference-exposure {args.reference_exposure}: must be > 0 kg·yr")
     models = [load_model(path) for path in args.models]
+    # checked now, not after the long computation
+    grid = np.array(parse_vary(f"threshold={args.thresholds}").values) if args.thresholds else None
+    # checked before the long computation (cli.main: check_output), created only at the end
+    # so that a failed or interrupted run leaves no empty folder behind
     out = Path(args.out) if args.out else None
-    if out is not None:  # fail before the long computation, not after it
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"--out {out}: cannot create the output folder ({exc})") from None
     summaries = []
     for model in models:
         print(f"compare: {model.name}: significance and exposures", file=sys.stderr)
@@ -99,7 +109,6 @@ def run(args: argparse.Namespace) -> dict:
     }
     curves, crossovers = [], []
     if args.thresholds and len(models) >= 2:
-        grid = np.array(parse_vary(f"threshold={args.thresholds}").values)
         for model in models:
             print(f"compare: {model.name}: 5 sigma exposure vs threshold", file=sys.stderr)
             curves += threshold_curves(
@@ -116,6 +125,10 @@ def run(args: argparse.Namespace) -> dict:
         from cevns_fit.plots.compare import exposure_vs_threshold_figure, z_vs_exposure_figure
 
         caption = comparison_caption(models)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot create the output folder ({exc})") from None
         exposures = np.geomspace(1e-2, 1e3, 31)
         z_by_model = {m.name: z_vs_exposure(m, exposures) for m in models}
         labels = {m.name: model_label(m) for m in models}
@@ -130,8 +143,12 @@ def run(args: argparse.Namespace) -> dict:
         if curves:
             fig = exposure_vs_threshold_figure(curves, summaries, crossovers, caption=caption)
             save_figure(fig, out / "exposure_vs_threshold.png")
-        (out / "compare.json").write_text(json.dumps(to_jsonable(result), indent=1) + "\n")
-        (out / "compare.txt").write_text(format_table(to_jsonable(result)) + "\n")
+        for name, text in (
+            ("compare.json", json.dumps(to_jsonable(result), indent=1)),
+            ("compare.txt", format_table(to_jsonable(result))),
+        ):
+            with atomic_output(out / name) as tmp:
+                tmp.write_text(text + "\n", encoding="utf-8")
         result["outputs"] = sorted(str(p) for p in out.iterdir())
         print(f"compare: wrote {len(result['outputs'])} files to {out}", file=sys.stderr)
     return result
@@ -157,7 +174,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--reference-exposure",
-        type=float,
+        type=positive_float,
         default=1.0,
         metavar="KG_YR",
         help="exposure at which Z is quoted [kg·yr] (default 1)",
@@ -171,7 +188,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_at_least(1),
         default=None,
         metavar="N",
         help="worker processes for the threshold scans (default: all cores)",

@@ -11,7 +11,11 @@ import argparse
 import math
 
 from cevns_fit.cli._common import add_json_flag, plain_text
-from cevns_fit.cli.workspace import add_model_options, templates_from_args
+from cevns_fit.cli.workspace import (
+    add_model_options,
+    model_and_templates_from_args,
+    with_endpoint_note,
+)
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -40,8 +44,9 @@ def run(args: argparse.Namespace) -> dict:
 
     if not (math.isfinite(args.sigma) and args.sigma > 0):
         raise InputError(f"--sigma {args.sigma!r}: must be a positive number")
-    templates = templates_from_args(args)
-    return exposure_needed(templates, args.sigma, systematics=not args.no_systematics).to_dict()
+    model, templates = model_and_templates_from_args(args)
+    result = exposure_needed(templates, args.sigma, systematics=not args.no_systematics)
+    return with_endpoint_note(result.to_dict(), model)
 
 
 def _print_text(result: dict) -> None:
@@ -56,3 +61,5 @@ def _print_text(result: dict) -> None:
         f"Z = {result['Z_at_reference']:.3f} at the reference "
         f"{result['reference_exposure_kg_yr']:.4g} kg·yr"
     )
+    for note in result.get("notes", ()):
+        print(f"note: {note}")

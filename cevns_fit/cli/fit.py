@@ -39,6 +39,8 @@ _KEYS = (
     "goodness_of_fit",
     "converged",
     "status",
+    "at_bounds",
+    "near_bounds",
 )
 
 
@@ -139,8 +141,23 @@ def _read_workspace(path: Path) -> dict:
 
     try:
         workspace = json.loads(path.read_text(encoding="utf-8"))
-        pyhf.Workspace(workspace)
-    except (ValueError, KeyError, TypeError, pyhf.exceptions.InvalidSpecification) as exc:
+        if not isinstance(workspace, dict):
+            raise TypeError("not a JSON object")
+        pyhf.Workspace(workspace).model()  # the model too: e.g. a POI that is not declared
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        FileNotFoundError,  # pyhf.exceptions.SchemaNotFound: an unknown "version"
+        pyhf.exceptions.InvalidSpecification,
+        pyhf.exceptions.InvalidModel,
+        pyhf.exceptions.InvalidMeasurement,
+        pyhf.exceptions.InvalidModifier,
+        pyhf.exceptions.InvalidNameReuse,
+        pyhf.exceptions.InvalidInterpCode,
+        pyhf.exceptions.UnspecifiedPOI,
+    ) as exc:
         first_line = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a valid pyhf workspace ({first_line})") from None
     return workspace
@@ -217,6 +234,10 @@ def _print_text(result: dict) -> None:
     for name, p in result["parameters"].items():
         pull = result["pulls"].get(name)
         extra = f"  pull {pull['pull']:+.2f}, constraint {pull['constraint']:.2f}" if pull else ""
+        if name in result.get("at_bounds", {}):
+            extra += f"  [AT {result['at_bounds'][name]['bound']} bound]"
+        elif name in result.get("near_bounds", {}):
+            extra += f"  [within 1σ of its {result['near_bounds'][name]['bound']} bound]"
         print(f"  {name:28s} {p['value']:10.4f} ± {p['error']:.4f}{extra}")
     if "figure" in result:
         print(f"figure: {result['figure']}")

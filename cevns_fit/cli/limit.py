@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag, plain_text
-from cevns_fit.cli.workspace import add_model_options, templates_from_args
+from cevns_fit.cli._common import add_json_flag, finite_float, plain_text
+from cevns_fit.cli.workspace import (
+    add_model_options,
+    model_and_templates_from_args,
+    with_endpoint_note,
+)
+from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
@@ -24,7 +29,7 @@ def add_parser(subparsers) -> None:
     add_model_options(parser)
     parser.add_argument(
         "--cl",
-        type=float,
+        type=finite_float,
         default=0.9,
         metavar="CL",
         help="confidence level of the CLs upper limit, a fraction (default 0.9)",
@@ -36,8 +41,11 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> dict:
     from cevns_fit.inference import upper_limit
 
-    templates = templates_from_args(args)
-    return upper_limit(templates, args.cl, systematics=not args.no_systematics).to_dict()
+    if not 0.5 <= args.cl < 1:
+        raise InputError(f"--cl {args.cl!r}: a confidence level in [0.5, 1), e.g. 0.9")
+    model, templates = model_and_templates_from_args(args)
+    result = upper_limit(templates, args.cl, systematics=not args.no_systematics)
+    return with_endpoint_note(result.to_dict(), model)
 
 
 def _print_text(result: dict) -> None:
@@ -56,3 +64,5 @@ def _print_text(result: dict) -> None:
             f"observed {cl} upper limit: mu < {result['mu_upper_observed']:.4g} "
             f"({result['signal_events_upper_observed']:.4g} CEvNS events)"
         )
+    for note in result.get("notes", ()):
+        print(f"note: {note}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from cevns_fit.cli._common import MODEL_HELP, add_json_flag, save_figure
+from cevns_fit.cli._common import MODEL_HELP, add_json_flag, positive_float, save_figure
+from cevns_fit.cli.workspace import with_endpoint_note
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> dict:
             }
             for a in main.axes
         }
+    with_endpoint_note(result, model)
     if args.out:
         from cevns_fit.plots.captions import model_caption
         from cevns_fit.plots.templates import templates_figure
@@ -133,7 +135,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument(
         "--exposure",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="KG_YR",
         help="exposure [kg·yr] (default: the model's mass × live time)",

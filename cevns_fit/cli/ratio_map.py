@@ -8,7 +8,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from cevns_fit.cli._common import add_json_flag, save_figure
-from cevns_fit.cli.xsec import add_target_options, target_from_args
+from cevns_fit.cli.xsec import add_target_options, check_enu, target_from_args
 from cevns_fit.errors import InputError
 
 if TYPE_CHECKING:
@@ -46,9 +46,10 @@ def _grid(text: str, name: str, *, positive: bool) -> np.ndarray:
 def run(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    target = target_from_args(args.target, args)
-    reference = target_from_args(args.reference, args)
+    target = target_from_args(args.target, args, others=(args.reference,))
+    reference = target_from_args(args.reference, args, others=(args.target,))
     enu = _grid(args.enu, "enu", positive=True)
+    check_enu(enu)
     thr = _grid(args.thresholds, "thresholds", positive=False)
     ratio = ratio_map(
         enu, thr, target, reference, form_factor=args.form_factor, sin2_theta_w=args.sin2_theta_w

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import add_json_flag, positive_float, save_figure
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
+# Largest --level accepted: R = 10⁴ % FWHM is reached at E ≈ 0.04 keVee already; far above it
+# (R² overflows near 1e154) the quadratic for the threshold has no finite solution.
+MAX_LEVEL_PERCENT = 1e4
 DATA_NOTE = (
     "seed Fig. 2 fit (Jesus-Valls & Sanchez 2023) to CsPbBr3 data of He et al. 2021; "
     "only the fit parameters are available here, not the data points"
@@ -34,6 +37,11 @@ def run(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if not (math.isfinite(value) and value > 0):
             raise InputError(f"--{name} = {value!r}: must be a positive number")
+    if args.level > MAX_LEVEL_PERCENT:
+        raise InputError(
+            f"--level = {args.level!r}: a resolution level is at most {MAX_LEVEL_PERCENT:g} % "
+            "FWHM (beyond it the threshold energy underflows to 0)"
+        )
     if args.quenching > 1:
         raise InputError(f"--quenching = {args.quenching!r}: a quenching factor is in (0, 1]")
     threshold = seed_threshold_keVee(args.level, SEED_FIG2_A, SEED_FIG2_B, SEED_FIG2_C)
@@ -81,14 +89,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--level",
-        type=float,
+        type=positive_float,
         default=100.0,
         metavar="PERCENT",
         help="resolution level defining the threshold [%% FWHM/E] (default 100)",
     )
     p.add_argument(
         "--quenching",
-        type=float,
+        type=positive_float,
         default=0.3,
         metavar="Q",
         help="assumed quenching factor (keVee/keVnr) to quote the threshold in keVnr (default 0.3)",

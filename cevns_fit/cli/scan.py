@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import MODEL_HELP, add_json_flag, add_progress_flag
+from cevns_fit.cli._common import (
+    MODEL_HELP,
+    add_json_flag,
+    add_progress_flag,
+    int_at_least,
+    positive_float,
+)
 from cevns_fit.registry import detector_path
 
 __all__ = ["add_parser"]
@@ -83,14 +89,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_at_least(1),
         default=None,
         metavar="N",
         help="worker processes (default: all cores)",
     )
     p.add_argument(
         "--sigma",
-        type=float,
+        type=positive_float,
         action="append",
         default=None,
         metavar="Z",

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag, plain_text
-from cevns_fit.cli.workspace import add_model_options, templates_from_args
+from cevns_fit.cli._common import add_json_flag, int_at_least, plain_text
+from cevns_fit.cli.workspace import (
+    add_model_options,
+    model_and_templates_from_args,
+    with_endpoint_note,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -30,10 +34,18 @@ def add_parser(subparsers) -> None:
         help="asymptotic formulae, seeded toys, exact Poisson (single bin) or auto (default)",
     )
     parser.add_argument(
-        "--toys", type=int, default=2000, metavar="N", help="toys per hypothesis (default 2000)"
+        "--toys",
+        type=int_at_least(10),
+        default=2000,
+        metavar="N",
+        help="toys per hypothesis (default 2000)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed of the toys' generator (default 0)"
+        "--seed",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="seed of the toys' generator (default 0)",
     )
     parser.add_argument(
         "--impacts",
@@ -47,7 +59,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> dict:
     from cevns_fit.inference import expected_significance, significance_impacts
 
-    templates = templates_from_args(args)
+    model, templates = model_and_templates_from_args(args)
     result = expected_significance(
         templates,
         method=args.method,
@@ -57,7 +69,7 @@ def run(args: argparse.Namespace) -> dict:
     ).to_dict()
     if args.impacts:
         result["impacts"] = significance_impacts(templates).to_dict()
-    return result
+    return with_endpoint_note(result, model)
 
 
 def _print_text(result: dict) -> None:

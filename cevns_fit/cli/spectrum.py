@@ -12,7 +12,13 @@ import argparse
 import math
 from pathlib import Path
 
-from cevns_fit.cli._common import add_json_flag, save_figure
+from cevns_fit.cli._common import (
+    add_json_flag,
+    finite_float,
+    int_at_least,
+    positive_float,
+    save_figure,
+)
 from cevns_fit.cli.xsec import add_target_options, target_from_args
 from cevns_fit.constants import DAYS_PER_YEAR
 from cevns_fit.errors import InputError
@@ -153,28 +159,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--threshold",
-        type=float,
+        type=finite_float,
         default=0.0,
         metavar="KEVNR",
         help="nuclear-recoil threshold for the total, marked on the figure [keVnr] (default 0)",
     )
     p.add_argument(
         "--distance",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="M",
         help="move the source to this distance [m] (default: the source file's)",
     )
     p.add_argument(
         "--emax",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="KEVNR",
         help="largest recoil energy of the grid [keVnr] (default: the kinematic endpoint)",
     )
     p.add_argument(
         "--n-points",
-        type=int,
+        type=int_at_least(2),
         default=200,
         metavar="N",
         help="points of the recoil-energy grid (default 200)",

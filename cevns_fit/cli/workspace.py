@@ -13,10 +13,17 @@ import json
 import math
 from pathlib import Path
 
-from cevns_fit.cli._common import MODEL_HELP, add_json_flag, plain_text
+from cevns_fit.cli._common import MODEL_HELP, add_json_flag, atomic_output, check_output, plain_text
 from cevns_fit.errors import InputError
 
-__all__ = ["add_parser", "run", "add_model_options", "templates_from_args"]
+__all__ = [
+    "add_parser",
+    "run",
+    "add_model_options",
+    "model_and_templates_from_args",
+    "templates_from_args",
+    "with_endpoint_note",
+]
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
@@ -29,7 +36,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
     )
     parser.add_argument(
         "--exposure",
-        type=float,
+        type=float,  # checked in templates_from_args (one line naming --exposure)
         metavar="KG_YR",
         help="exposure in kg·yr (default: the model's mass × live time)",
     )
@@ -55,25 +62,28 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: bool = True) -> 
 def templates_from_args(args: argparse.Namespace):
     """The model's :class:`AnalysisTemplates` at ``--exposure``, with ``--data`` attached and
     projected onto ``--project``; MODEL may be a detector model or a pyhf workspace."""
+    return model_and_templates_from_args(args)[1]
+
+
+def model_and_templates_from_args(args: argparse.Namespace):
+    """(detector model, or None for a pyhf workspace; its :class:`AnalysisTemplates` at
+    ``--exposure`` with ``--data`` attached, projected onto ``--project``)."""
     from cevns_fit import spectra
+    from cevns_fit.registry import detector_path
 
     exposure = getattr(args, "exposure", None)
     if exposure is not None and not (math.isfinite(exposure) and exposure > 0):
         raise InputError(f"--exposure {exposure!r}: must be a positive number of kg·yr")
-    from cevns_fit.registry import detector_path
-
-    model_path = detector_path(args.model) if not str(args.model).endswith(".json") else None
-    if model_path is None:
-        model_path = Path(args.model)
-        if not model_path.is_file():
-            raise InputError(f"{model_path}: model file not found")
     data_path = getattr(args, "data", None)
     if data_path and not Path(data_path).is_file():
         raise InputError(f"{data_path}: data file not found")
     project = getattr(args, "project", None)
-    if model_path.suffix.lower() == ".json":
+    if str(args.model).lower().endswith(".json"):
         from cevns_fit.likelihood import templates_from_workspace
 
+        model_path = Path(args.model)
+        if not model_path.is_file():
+            raise InputError(f"{model_path}: model file not found")
         if project is not None:
             raise InputError(
                 f"--project {project}: {model_path} is a pyhf workspace, which has no axes"
@@ -92,11 +102,12 @@ def templates_from_args(args: argparse.Namespace):
                     spectra.read_spectra(data_path), bins, source=str(data_path)
                 )
             )
-        return templates
+        return None, templates
 
     from cevns_fit.detector import load_detector_model
     from cevns_fit.templates import build_templates
 
+    model_path = detector_path(args.model)
     model = load_detector_model(model_path)
     if project is not None and (project not in model.axis_names or len(model.axis_names) == 1):
         raise InputError(
@@ -110,7 +121,20 @@ def templates_from_args(args: argparse.Namespace):
         )
     if project is not None:
         templates = templates.projected(project)
-    return templates
+    return model, templates
+
+
+def with_endpoint_note(result: dict, model) -> dict:
+    """``result`` with :func:`cevns_fit.detector.recoil_endpoint_note` added to its ``notes``
+    (nothing for a pyhf workspace, ``model`` None)."""
+    if model is None:
+        return result
+    from cevns_fit.detector import recoil_endpoint_note
+
+    note = recoil_endpoint_note(model)
+    if note:
+        result["notes"] = [*result.get("notes", ()), note]
+    return result
 
 
 def add_parser(subparsers) -> None:
@@ -132,10 +156,9 @@ def run(args: argparse.Namespace) -> dict:
 
     templates = templates_from_args(args)
     workspace = build_workspace(templates, systematics=not args.no_systematics)
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        raise InputError(f"-o {out}: directory {out.parent} does not exist")
-    out.write_text(json.dumps(workspace, indent=1) + "\n", encoding="utf-8")
+    out = check_output(args.out, "-o/--out", "file")
+    with atomic_output(out, "-o/--out") as tmp:
+        tmp.write_text(json.dumps(workspace, indent=1) + "\n", encoding="utf-8")
     return {
         "path": str(out),
         "parameters": parameter_names(workspace),

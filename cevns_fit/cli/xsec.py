@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import add_json_flag
+from cevns_fit.cli._common import add_json_flag, finite_float
 from cevns_fit.constants import SIN2_THETA_W
+from cevns_fit.errors import InputError
 
-__all__ = ["FORM_FACTOR_NAMES", "add_parser", "add_target_options", "target_from_args"]
+__all__ = [
+    "FORM_FACTOR_NAMES",
+    "MAX_ENU_MEV",
+    "add_parser",
+    "add_target_options",
+    "check_enu",
+    "target_from_args",
+]
 
 # The names of cevns_fit.form_factors.FORM_FACTORS (tests/test_cli_help.py keeps them equal),
 # spelled out so that building the parser does not import scipy (fast `cevns-fit --help`).
@@ -40,13 +48,43 @@ def add_target_options(parser: argparse.ArgumentParser, flag: str = "--target") 
     )
 
 
-def target_from_args(formula: str, args: argparse.Namespace):
+# Largest neutrino energy accepted on the command line: 10 GeV, far above every CEvNS source
+# (pion decay at rest ≤ 52.8 MeV, supernovae ≲ 100 MeV); coherence is long lost there and
+# beyond it E_ν² overflows the recoil kinematics (--enu 1e300 gave nulls).
+MAX_ENU_MEV = 1e4
+
+
+def target_from_args(formula: str, args: argparse.Namespace, *, others: tuple[str, ...] = ()):
+    """The target of ``formula`` with ``--composition`` applied; an element of the composition
+    that is in neither ``formula`` nor the ``others`` formulas of the same command is an error
+    (it would be silently ignored). ``--sin2-theta-w`` must be in (0, 1)."""
     from cevns_fit.physics import check_sin2_theta_w
     from cevns_fit.targets import make_target, parse_composition
 
     check_sin2_theta_w(args.sin2_theta_w, "--sin2-theta-w")
     composition = parse_composition(args.composition) if args.composition else None
+    if composition:
+        targets = [make_target(f) for f in (formula, *others)]
+        present = {label.rstrip("0123456789") for t in targets for label in t.labels}
+        unknown = sorted(set(composition) - present)
+        if unknown:
+            formulas = ", ".join(repr(f) for f in (formula, *others))
+            raise InputError(
+                f"--composition {args.composition!r}: element(s) {unknown} not in {formulas}"
+            )
     return make_target(formula, composition, strict=False)
+
+
+def check_enu(enu_MeV, flag: str = "--enu") -> None:
+    """Neutrino energies must be in (0, MAX_ENU_MEV] MeV."""
+    import numpy as np
+
+    enu = np.atleast_1d(np.asarray(enu_MeV, dtype=float))
+    if not (np.all(np.isfinite(enu)) and np.all(enu > 0) and np.all(enu <= MAX_ENU_MEV)):
+        raise InputError(
+            f"{flag}: the neutrino energy must be in (0, {MAX_ENU_MEV:g}] MeV, got "
+            f"{enu.min():g}..{enu.max():g}"
+        )
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -54,6 +92,7 @@ def run(args: argparse.Namespace) -> dict:
 
     from cevns_fit.cross_section import recoil_max_keVnr, sigma_eff
 
+    check_enu(args.enu)
     target = target_from_args(args.target, args)
     kwargs = {"form_factor": args.form_factor, "sin2_theta_w": args.sin2_theta_w}
     per_nucleus = float(sigma_eff(args.enu, args.threshold, target, per="nucleus", **kwargs)[0, 0])
@@ -82,10 +121,12 @@ def run(args: argparse.Namespace) -> dict:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("xsec", help="effective CEvNS cross-section of a target (seed Eq. 3)")
     add_target_options(p)
-    p.add_argument("--enu", type=float, required=True, metavar="MEV", help="neutrino energy [MeV]")
+    p.add_argument(
+        "--enu", type=finite_float, required=True, metavar="MEV", help="neutrino energy [MeV]"
+    )
     p.add_argument(
         "--threshold",
-        type=float,
+        type=finite_float,
         default=0.0,
         metavar="KEVNR",
         help="nuclear-recoil threshold [keVnr] (default 0)",

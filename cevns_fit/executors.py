@@ -1,0 +1,187 @@
+"""Where scan points run: local processes or a ``dask.distributed`` cluster.
+
+Both executors take a picklable ``func(point) -> record`` and a lazy iterator of points, keep
+at most :data:`IN_FLIGHT_PER_WORKER` points per worker in flight (a 10⁶-point grid starts at
+once and the queues stay small), and yield records in the order they finish. Local workers
+are spawned processes that ignore Ctrl-C (the parent stops them) and exit on their own when
+the parent dies. A ``--scheduler`` that does not answer is refused within seconds; the local
+cluster listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from itertools import chain, islice
+
+from cevns_fit.errors import InputError
+
+__all__ = [
+    "DASK_CONNECT_TIMEOUT_S",
+    "IN_FLIGHT_PER_WORKER",
+    "bounded",
+    "dask_client",
+    "iter_dask",
+    "iter_local",
+]
+
+# Points in flight per worker: enough to keep every worker busy, few enough that neither the
+# executor's queues nor the parent's memory grow with the grid.
+IN_FLIGHT_PER_WORKER = 2
+# How long a --scheduler address may take to answer before the scan is refused.
+DASK_CONNECT_TIMEOUT_S = 5.0
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In each worker process: leave Ctrl-C to the parent (which stops the pool), and exit
+    when the parent is gone (killed with -9, the pool's pipes would otherwise keep the
+    workers alive for minutes)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="cevns-fit-parent-watch").start()
+
+
+def bounded(submit, points: Iterator[dict], limit: int, wait_any) -> Iterator:
+    """Submit ``points`` lazily with at most ``limit`` in flight; yield finished futures."""
+    pending = set()
+    for point in islice(points, limit):
+        pending.add(submit(point))
+    while pending:
+        done, pending = wait_any(pending)
+        for future in done:
+            point = next(points, None)
+            if point is not None:
+                pending.add(submit(point))
+            yield future
+
+
+def iter_local(func: Callable[[dict], dict], todo: Iterator[dict], workers: int | None) -> Iterator:
+    """``func(point)`` for every point of ``todo``, in this process (one worker or one point)
+    or on a pool of spawned processes, results in the order they finish."""
+    workers = workers or os.cpu_count() or 1
+    first = list(islice(todo, 2))
+    todo = chain(first, todo)
+    if workers == 1 or len(first) < 2:  # no process pool for a single point
+        for point in todo:
+            yield func(point)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # spawn: a clean interpreter per worker, safe whatever threads the parent runs
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
+    finished = False
+    try:
+        futures = bounded(
+            lambda p: pool.submit(func, p),
+            todo,
+            IN_FLIGHT_PER_WORKER * workers,
+            lambda fs: wait(fs, return_when=FIRST_COMPLETED),
+        )
+        for future in futures:
+            yield future.result()
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # interrupted or failed: do not wait for the points in flight
+            # no public API before Python 3.14 (terminate_workers) stops running workers
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                with contextlib.suppress(Exception):
+                    process.terminate()
+
+
+def dask_client(scheduler: str | None, workers: int | None):
+    """(client, cluster): a Client of ``scheduler`` (refused within seconds if nothing answers
+    there) or of a new LocalCluster on 127.0.0.1 (cluster None for an external scheduler)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - dask is a declared dependency
+        raise InputError(
+            "--executor dask needs dask.distributed: pip install 'dask[distributed]'"
+        ) from None
+    if scheduler:
+        _probe_scheduler(scheduler)
+        try:
+            return Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S), None
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+            raise InputError(
+                f"--scheduler {scheduler}: no dask scheduler answered within "
+                f"{DASK_CONNECT_TIMEOUT_S:g} s ({reason})"
+            ) from None
+    cluster = LocalCluster(
+        n_workers=workers or os.cpu_count(),
+        threads_per_worker=1,
+        host="127.0.0.1",  # never listen beyond this machine
+        dashboard_address=None,
+    )
+    return Client(cluster), cluster
+
+
+def _probe_scheduler(scheduler: str) -> None:
+    """Refuse a TCP scheduler address at once when nothing listens there (dask's Client
+    would retry until its timeout)."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        protocol, location = parse_address(scheduler)
+        if protocol not in ("tcp", "tls"):
+            return  # inproc://, ucx://, ws://: let dask judge
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--scheduler {scheduler}: not a dask address ({exc})") from None
+    try:
+        socket.create_connection((host, port), timeout=DASK_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"--scheduler {scheduler}: cannot connect ({reason})") from None
+
+
+def iter_dask(
+    func: Callable[[dict], dict],
+    todo: Iterator[dict],
+    workers: int | None,
+    scheduler: str | None,
+) -> Iterator:
+    """``func(point)`` for every point of ``todo`` on a dask cluster (``scheduler``, else a
+    LocalCluster of ``workers`` processes), results in the order they finish."""
+    from dask.distributed import as_completed
+
+    client, cluster = dask_client(scheduler, workers)
+    try:
+        n_workers = max(len(client.scheduler_info().get("workers", {})), workers or 1)
+        limit = IN_FLIGHT_PER_WORKER * n_workers
+        queue = as_completed()
+        for point in islice(todo, limit):
+            queue.add(client.submit(func, point, pure=False))
+        for future in queue:
+            result = future.result()
+            future.release()  # keep the scheduler's memory flat in the number of points
+            point = next(todo, None)
+            if point is not None:
+                queue.add(client.submit(func, point, pure=False))
+            yield result
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
