@@ -23,7 +23,10 @@ from cevns_fit.errors import InputError
 __all__ = [
     "DASK_CONNECT_TIMEOUT_S",
     "IN_FLIGHT_PER_WORKER",
+    "apply_chunk",
     "bounded",
+    "chunk_size",
+    "chunked",
     "dask_client",
     "iter_dask",
     "iter_local",
@@ -50,6 +53,25 @@ def _worker_init(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="cevns-fit-parent-watch").start()
 
 
+def chunk_size(total: int, workers: int, *, largest: int = 16) -> int:
+    """Points per task: a few tasks per worker (so all workers stay busy to the end) but not
+    one task per point (each task costs a round trip, more on a dask cluster), at most
+    ``largest`` (so progress and resumable results stay fine-grained)."""
+    return max(1, min(largest, total // (4 * max(workers, 1))))
+
+
+def chunked(points: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    """Consecutive points in lists of ``size`` (the last may be shorter), lazily."""
+    while chunk := list(islice(points, size)):
+        yield chunk
+
+
+def apply_chunk(func: Callable[[dict], dict], chunk: list[dict]) -> list[dict]:
+    """``func`` on every point of a chunk, in one task (points of a chunk share the worker's
+    caches: templates along an exposure axis, true-recoil spectra)."""
+    return [func(point) for point in chunk]
+
+
 def bounded(submit, points: Iterator[dict], limit: int, wait_any) -> Iterator:
     """Submit ``points`` lazily with at most ``limit`` in flight; yield finished futures."""
     pending = set()
@@ -64,9 +86,15 @@ def bounded(submit, points: Iterator[dict], limit: int, wait_any) -> Iterator:
             yield future
 
 
-def iter_local(func: Callable[[dict], dict], todo: Iterator[dict], workers: int | None) -> Iterator:
+def iter_local(
+    func: Callable[[dict], dict],
+    todo: Iterator[dict],
+    workers: int | None,
+    chunk: int = 1,
+) -> Iterator:
     """``func(point)`` for every point of ``todo``, in this process (one worker or one point)
-    or on a pool of spawned processes, results in the order they finish."""
+    or on a pool of spawned processes taking ``chunk`` points per task, results in the order
+    they finish."""
     workers = workers or os.cpu_count() or 1
     first = list(islice(todo, 2))
     todo = chain(first, todo)
@@ -88,13 +116,13 @@ def iter_local(func: Callable[[dict], dict], todo: Iterator[dict], workers: int 
     finished = False
     try:
         futures = bounded(
-            lambda p: pool.submit(func, p),
-            todo,
+            lambda c: pool.submit(apply_chunk, func, c),
+            chunked(todo, chunk),
             IN_FLIGHT_PER_WORKER * workers,
             lambda fs: wait(fs, return_when=FIRST_COMPLETED),
         )
         for future in futures:
-            yield future.result()
+            yield from future.result()
         finished = True
     finally:
         if finished:
@@ -162,25 +190,28 @@ def iter_dask(
     todo: Iterator[dict],
     workers: int | None,
     scheduler: str | None,
+    chunk: int = 1,
 ) -> Iterator:
     """``func(point)`` for every point of ``todo`` on a dask cluster (``scheduler``, else a
-    LocalCluster of ``workers`` processes), results in the order they finish."""
+    LocalCluster of ``workers`` processes), ``chunk`` points per task, results in the order
+    they finish."""
     from dask.distributed import as_completed
 
     client, cluster = dask_client(scheduler, workers)
     try:
         n_workers = max(len(client.scheduler_info().get("workers", {})), workers or 1)
         limit = IN_FLIGHT_PER_WORKER * n_workers
+        chunks = chunked(todo, chunk)
         queue = as_completed()
-        for point in islice(todo, limit):
-            queue.add(client.submit(func, point, pure=False))
+        for c in islice(chunks, limit):
+            queue.add(client.submit(apply_chunk, func, c, pure=False))
         for future in queue:
-            result = future.result()
+            results = future.result()
             future.release()  # keep the scheduler's memory flat in the number of points
-            point = next(todo, None)
-            if point is not None:
-                queue.add(client.submit(func, point, pure=False))
-            yield result
+            c = next(chunks, None)
+            if c is not None:
+                queue.add(client.submit(apply_chunk, func, c, pure=False))
+            yield from results
     finally:
         client.close()
         if cluster is not None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -46,7 +47,7 @@ import numpy as np
 
 from cevns_fit.detector import recoil_endpoint_note
 from cevns_fit.errors import InputError
-from cevns_fit.executors import iter_dask, iter_local
+from cevns_fit.executors import chunk_size, iter_dask, iter_local
 from cevns_fit.scan_results import (
     Finished,
     locked_results,
@@ -313,10 +314,12 @@ def run_scan(
         total = grid_size(axes)
         todo = (p for p in iter_grid(axes) if point_key(p) not in finished.records)
         evaluate = partial(_safe_evaluate, model_path, sigmas=sigmas)
+        n_workers = workers or os.cpu_count() or 1
+        chunk = chunk_size(total - len(finished.records), n_workers)
         if executor == "dask":
-            stream = iter_dask(evaluate, todo, workers, scheduler)
+            stream = iter_dask(evaluate, todo, workers, scheduler, chunk)
         else:
-            stream = iter_local(evaluate, todo, workers)
+            stream = iter_local(evaluate, todo, workers, chunk)
 
         from cevns_fit.progress import progress as progress_report
 

@@ -226,3 +226,18 @@ def test_quenching_sigma_moves_the_models_own_quenching_by_its_uncertainty():
     low = scan_module.evaluate_point(str(CSPBI3), {"quenching_sigma": -1.0})
     q020 = scan_module.evaluate_point(str(CSPBI3), {"quenching": 0.2})
     assert low["signal_events"] == pytest.approx(q020["signal_events"], rel=1e-12)
+
+
+def test_points_go_to_workers_in_chunks_that_keep_every_worker_busy():
+    """A task carries several points (one round trip each, not one per point) but each worker
+    still gets several tasks; chunks keep every point once, in grid order."""
+    from cevns_fit.executors import apply_chunk, chunk_size, chunked
+
+    assert chunk_size(2000, 2) == 16  # capped: results stream out in small steps
+    assert chunk_size(100, 2) == 12  # ~4 tasks per worker
+    assert chunk_size(4, 2) == 1  # tiny grids: one point per task, both workers busy
+    points = [{"x": float(i)} for i in range(10)]
+    chunks = list(chunked(iter(points), 4))
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    assert [p for c in chunks for p in c] == points
+    assert apply_chunk(lambda p: {"y": 2 * p["x"]}, chunks[-1]) == [{"y": 16.0}, {"y": 18.0}]
