@@ -455,6 +455,13 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         main_channel=channel,
     )
     observations = read_observations(top)
+    channels = {channel} | {b.constrained_by for b in backgrounds if b.constrained_by}
+    for k, obs in enumerate(observations):
+        if obs.channel not in channels:
+            raise InputError(
+                f"{path}: key 'observations[{k}].channel' = {obs.channel!r}: the model's "
+                f"channels are {sorted(channels)}"
+            )
     signal_table = read_signal_table(
         top, source, mass, live_yr, time_axis=time_axis, psd_axis=psd_axis
     )

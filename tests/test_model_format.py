@@ -537,3 +537,13 @@ def test_a_tabulated_signal_replaces_the_computed_one(lar_dir, lar_templates, tm
     np.testing.assert_allclose(cevns.counts, main.sample("cevns").counts, rtol=1e-10)
     assert cevns.shape_sys == {} and cevns.norm_factor == "mu"
     assert cevns.norm_sys == main.sample("cevns").norm_sys
+
+
+def test_observations_of_a_channel_the_model_does_not_have_are_refused(lar_dir, tmp_path):
+    for f in lar_dir.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    text = (tmp_path / "lar_like.toml").read_text()
+    text += '\n[[observations]]\nchannel = "beam_off"\nfile = "data.csv"\n'
+    (tmp_path / "lar_like.toml").write_text(text)
+    with pytest.raises(InputError, match="observations\\[0\\].channel.*beam_on"):
+        load_detector_model(tmp_path / "lar_like.toml")
