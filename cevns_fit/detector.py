@@ -70,6 +70,8 @@ from cevns_fit.efficiency import (
     EfficiencyModel,
 )
 from cevns_fit.errors import InputError
+from cevns_fit.physics import PhysicsParameters
+from cevns_fit.physics_model import read_physics
 from cevns_fit.quenching import (
     ConstantQuenching,
     QuenchingModel,
@@ -169,6 +171,8 @@ class DetectorModel:
     psd_axis: PSDAxis | None = None
     observations: tuple[Observation, ...] = ()
     signal_table: Background | None = None
+    physics: PhysicsParameters = field(default_factory=PhysicsParameters)
+    physics_nuisances: tuple[tuple[str, float], ...] = ()
 
     @property
     def axis_edges(self) -> dict[str, np.ndarray]:
@@ -421,6 +425,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
             "backgrounds",
             "observations",
             "signal",
+            "physics",
         )
     )
     name = top.string("name", path.stem)
@@ -449,6 +454,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         main_channel=channel,
     )
     observations = read_observations(top)
+    physics, physics_nuisances = read_physics(top)
     signal_table = read_signal_table(
         top, source, mass, live_yr, time_axis=time_axis, psd_axis=psd_axis
     )
@@ -486,6 +492,8 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         psd_axis=psd_axis,
         observations=observations,
         signal_table=signal_table,
+        physics=physics,
+        physics_nuisances=physics_nuisances,
     )
     check_response(model)  # physics sanity of quenching/efficiency over the analysis range
     return model

@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "compare",
     "scan",
     "map",
+    "measure",
     "models",
 ]
 
