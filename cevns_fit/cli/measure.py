@@ -37,9 +37,8 @@ def add_parser(subparsers) -> None:
         help="one or two parameters of interest and their grids, e.g. "
         "sin2_theta_w=0.1:0.4:31 or eps_u_ee=-1:1:41,eps_d_ee=-1:1:41",
     )
-    data = parser.add_mutually_exclusive_group()
-    data.add_argument("--data", metavar="FILE", help="observed spectra (CSV or JSON)")
-    data.add_argument(
+    parser.add_argument("--data", metavar="FILE", help="observed spectra (CSV or JSON)")
+    parser.add_argument(
         "--expected",
         action="store_true",
         help="Asimov data at the model's own physics (an expected-precision projection)",
@@ -76,6 +75,8 @@ def run(args: argparse.Namespace) -> dict:
     from cevns_fit.templates import build_templates
 
     pois = parse_poi(args.poi)
+    if args.data and args.expected:
+        raise InputError("--data and --expected: give one or the other")
     if args.exposure is not None and not (math.isfinite(args.exposure) and args.exposure > 0):
         raise InputError(f"--exposure {args.exposure!r}: must be a positive number of kg·yr")
     out = Path(args.out) if args.out else None
