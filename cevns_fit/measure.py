@@ -134,7 +134,11 @@ def model_at(model: DetectorModel, point: dict[str, float]) -> DetectorModel:
 
 @dataclass
 class ScanSetup:
-    """What every profile fit of a scan shares: the model, the data and the exposure."""
+    """What every profile fit of a scan shares: the model, the data and the exposure.
+
+    ``aux`` are the nominal auxiliary data of the model as built; a grid model may have fewer
+    parameters (a quenching POI drops the quenching nuisance), so each fit uses its own
+    ``aux_nominal`` (Asimov auxiliary data are the nominal values too)."""
 
     model: DetectorModel
     main: np.ndarray
@@ -223,7 +227,7 @@ def profile_scan(
         fm = setup.fast_model(point)
         models[index] = fm
         start = init if init is not None and init.size == fm.n_pars else None
-        nll[index], pars = _profile_nll(fm, setup.main, setup.aux, start)
+        nll[index], pars = _profile_nll(fm, setup.main, fm.aux_nominal, start)
         if math.isfinite(nll[index]):
             init = pars
         if progress is not None:
@@ -346,7 +350,7 @@ def toy_check(
     if n_toys < 10:
         raise InputError(f"--toys {n_toys}: at least 10 pseudo-experiments")
     fm0 = setup.fast_model({poi.name: at})
-    _, pars0 = _profile_nll(fm0, setup.main, setup.aux)
+    _, pars0 = _profile_nll(fm0, setup.main, fm0.aux_nominal)
     rng = np.random.default_rng(seed)
     mains, auxes = _sample_toys(fm0, pars0, n_toys, rng)
     grid = [models[(i,)] for i in range(poi.values.size)]
@@ -428,6 +432,11 @@ def measure(
             setup.notes.append(
                 f"the {100 * entry['cl']:g} % CL region reaches the grid's edge (or is empty)"
             )
+    if any(p.name.startswith("neutron_") for p in pois) and not model.physics.nucleon_form_factors:
+        setup.notes.append(
+            "a neutron-radius POI uses separate proton and neutron form factors; the model's "
+            "own physics (and its Asimov data) has one form factor for both"
+        )
     if QUENCHING_POI in result["poi"]:
         setup.notes.append("quenching: a constant Q replaces the model's quenching at each value")
     result["notes"] = list(dict.fromkeys(setup.notes))
