@@ -438,6 +438,9 @@ def measure(
             "own physics (and its Asimov data) has one form factor for both"
         )
     if QUENCHING_POI in result["poi"]:
-        setup.notes.append("quenching: a constant Q replaces the model's quenching at each value")
+        setup.notes.append(
+            "quenching: a constant Q replaces the model's quenching at each value; the model "
+            "value quoted is its Q at 10 keVnr"
+        )
     result["notes"] = list(dict.fromkeys(setup.notes))
     return result

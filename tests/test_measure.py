@@ -318,6 +318,21 @@ def test_cli_measure_writes_json_and_figure(run_cli, tmp_path):
     assert Path(result["figure"]).is_file() and Path(result["json"]).is_file()
 
 
+def test_cli_measure_reads_a_data_file(run_cli, tmp_path, small_model):
+    """Data given as a file (here the Asimov counts at sin²θ_W = 0.27, not the model's value):
+    the scan finds that value."""
+    truth = {"sin2_theta_w": 0.27}
+    counts = build_templates(model_at(small_model, truth)).channels[0]
+    data = np.round(sum(s.counts for s in counts.samples))  # event counts are integers
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({counts.name: data.tolist()}), encoding="utf-8")
+    code, out, err = run_cli(
+        "measure", small_model.path, "--data", path, "--poi", "sin2_theta_w=0.17:0.37:21", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["best_fit"] == pytest.approx(0.27, abs=5e-3)
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

@@ -84,6 +84,10 @@ def contour_figure(result: dict) -> Figure:
     sm = result["standard_model"]
     if sm.get(nx) is not None and sm.get(ny) is not None:
         ax.plot(sm[nx], sm[ny], "*", color="#e7298a", ms=10, label="model value (SM)")
+    elif sm.get(nx) is not None:  # e.g. sin²θ_W beside a radius that has no single default
+        ax.axvline(sm[nx], color="#e7298a", ls=":", label=f"model value {sm[nx]:.4g}")
+    elif sm.get(ny) is not None:
+        ax.axhline(sm[ny], color="#e7298a", ls=":", label=f"model value {sm[ny]:.4g}")
     ax.set_xlabel(_label(nx))
     ax.set_ylabel(_label(ny))
     ax.set_title(f"{result['model']}: {result['data']}", fontsize=9)
