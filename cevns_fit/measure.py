@@ -146,6 +146,7 @@ class ScanSetup:
     channels: list
     exposure_kg_yr: float
     data_label: str
+    project: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def fast_model(self, point: dict[str, float]) -> FastModel:
@@ -154,6 +155,8 @@ class ScanSetup:
         from cevns_fit.templates import build_templates
 
         templates = build_templates(model_at(self.model, point), self.exposure_kg_yr)
+        if self.project is not None:
+            templates = templates.projected(self.project)
         fm = compile_model(templates)
         if _channel_layout(fm) != self.channels:
             raise InputError(
@@ -173,21 +176,26 @@ def prepare_scan(
     data: dict[str, np.ndarray] | None = None,
     expected: bool = False,
     exposure_kg_yr: float | None = None,
+    project: str | None = None,
 ) -> ScanSetup:
     """The data of a scan: ``data`` {channel: counts}, else Asimov (``expected``) at the model's
-    own physics (μ = 1, nominal nuisances), else the model's ``[[observations]]``."""
+    own physics (μ = 1, nominal nuisances), else the model's ``[[observations]]``; with
+    ``project`` the analysis (templates and data) summed onto that axis of a multi-axis model."""
     from cevns_fit import spectra
     from cevns_fit.inference import compile_model
     from cevns_fit.templates import build_templates
 
     if data is not None and expected:
         raise InputError("--data and --expected: give one or the other")
+    if project is not None and (project not in model.axis_names or len(model.axis_names) == 1):
+        raise InputError(
+            f"--project {project}: the model {model.path} has the axes "
+            f"{list(model.axis_names)}; projecting needs a multi-axis model with that axis"
+        )
     templates = build_templates(model, exposure_kg_yr)
-    fm = compile_model(templates)
-    if expected:
-        main, aux = fm.asimov(mu=1.0)
-        label = "Asimov at the model's physics (expected)"
-    else:
+    label = "Asimov at the model's physics (expected)"
+    if not expected:
+        label = "data"
         if data is None:
             if not model.observations:
                 raise InputError(
@@ -197,12 +205,19 @@ def prepare_scan(
             tables = {o.channel: o.table for o in model.observations}
             data = spectra.observed_counts(templates, axis_edges=model.axis_edges, tables=tables)
             label = "the model's [[observations]]"
-        else:
-            label = "data"
-        main = np.concatenate([np.asarray(data[name], float) for name, _ in fm.channels])
+        templates = templates.with_data(data)
+    if project is not None:
+        templates = templates.projected(project)
+        label += f", projected onto {project}"
+    fm = compile_model(templates)
+    if expected:
+        main, aux = fm.asimov(mu=1.0)
+    else:
+        observed = {ch.name: ch.data for ch in templates.channels}
+        main = np.concatenate([np.asarray(observed[name], float) for name, _ in fm.channels])
         aux = fm.aux_nominal
     return ScanSetup(
-        model, main, aux, _channel_layout(fm), templates.exposure_kg_yr, label, notes=[]
+        model, main, aux, _channel_layout(fm), templates.exposure_kg_yr, label, project=project
     )
 
 
@@ -395,11 +410,14 @@ def measure(
     toys: int = 0,
     toys_at: float | None = None,
     seed: int = 1,
+    project: str | None = None,
 ) -> dict:
     """Profile scan of one or two physics parameters (see the module docstring): a JSON-able
     dict with ``poi``, ``best_fit``, ``curve`` (1-D) or ``grid`` (2-D), ``intervals``,
     ``standard_model`` (the model's own values), optionally ``toys``, and ``notes``."""
-    setup = prepare_scan(model, data=data, expected=expected, exposure_kg_yr=exposure_kg_yr)
+    setup = prepare_scan(
+        model, data=data, expected=expected, exposure_kg_yr=exposure_kg_yr, project=project
+    )
     nll, models = profile_scan(setup, pois)
     default = {
         p.name: (

@@ -47,6 +47,12 @@ def add_parser(subparsers) -> None:
         "--exposure", type=float, metavar="KG_YR", help="exposure in kg·yr (default: the model's)"
     )
     parser.add_argument(
+        "--project",
+        metavar="AXIS",
+        choices=("energy", "time", "psd"),
+        help="use the projection of a multi-axis model onto one axis (energy, time or psd)",
+    )
+    parser.add_argument(
         "--toys",
         type=int,
         default=0,
@@ -98,6 +104,7 @@ def run(args: argparse.Namespace) -> dict:
         toys=args.toys,
         toys_at=args.toys_at,
         seed=args.seed,
+        project=args.project,
     )
     if out is not None:
         from cevns_fit.plots.measure import contour_figure, curve_figure
