@@ -436,6 +436,11 @@ def measure(
     }
     if len(pois) == 1:
         result.update(analyse_curve(pois[0].values, nll))
+        sm, values = default[pois[0].name], pois[0].values
+        ok = np.isfinite(nll)
+        if math.isfinite(sm) and values[0] <= sm <= values[-1]:
+            curve = np.asarray(result["curve"]["delta_chi2"])
+            result["delta_chi2_at_model_value"] = float(CubicSpline(values[ok], curve[ok])(sm))
         if result["at_grid_edge"]:
             setup.notes.append("the minimum lies at the grid's edge: widen the grid")
         if toys:

@@ -46,13 +46,35 @@ def centred(name: str, centre: float, half: float, n: int = 25) -> tuple[POI]:
 def main() -> None:
     csi = load_detector_model(detector_path("coherent_csi_2017"))
     print("COHERENT CsI 2017 data (the model's [[observations]]), 68 % CL (Δχ² < 1):")
-    r = measure(csi, parse_poi("sin2_theta_w=0.05:0.45:33"))
+    r = measure(csi, parse_poi("sin2_theta_w=0.05:0.45:33"), toys=200)
     print(f"  sin2_theta_w = {r['best_fit']:.4f}  in {interval(r)}  (95 %: {interval(r, 2)})")
+    print(
+        f"    Δχ² at the SM value {r['delta_chi2_at_model_value']:.2f}; 200 toys at the best fit:"
+    )
+    for lv in r["toys"]["levels"]:
+        print(
+            f"    {100 * lv['cl']:.0f} %: Wilks Δχ² {lv['wilks_delta_chi2']:.2f} covers "
+            f"{lv['wilks_coverage']:.3f} ± {lv['wilks_coverage_error']:.3f}; "
+            f"toy critical value {lv['toy_delta_chi2']:.2f}"
+        )
     r = measure(csi, parse_poi("neutron_rms_radius_fm.Cs,I=2:9:29"))
     print(f"  R_n(Cs, I)   = {r['best_fit']:.3f} fm in {interval(r)}  (95 %: {interval(r, 2)})")
+    r = measure(csi, parse_poi("neutron_skin_fm.Cs,I=-3:4:29"))
+    print(f"  skin R_n - R_p (Cs, I) = {r['best_fit']:.3f} fm in {interval(r)}")
     for name in ("eps_u_ee", "eps_d_ee"):
-        r = measure(csi, parse_poi(f"{name}=-0.6:1.2:37"))
-        print(f"  {name} alone (the other 0): 68 % {interval(r)}; 90 % {interval(r, 1)}")
+        for project in (None, "energy"):
+            r = measure(csi, parse_poi(f"{name}=-0.6:1.2:37"), project=project)
+            print(
+                f"  {name} alone (the other 0){', energy only' if project else ''}: "
+                f"68 % {interval(r)}; 90 % {interval(r, 1)}; "
+                f"Δχ²(0) = {r['delta_chi2_at_model_value']:.2f}"
+            )
+    r = measure(csi, parse_poi("sin2_theta_w=0.1:0.4:21,neutron_rms_radius_fm.Cs,I=3:8:21"))
+    best = r["best_fit"]
+    print(
+        f"  2-D: sin2_theta_w = {best['sin2_theta_w']:.3f}, "
+        f"R_n(Cs, I) = {best['neutron_rms_radius_fm.Cs,I']:.2f} fm (strongly correlated)"
+    )
 
     print("\nProjections (Asimov at the model's physics), 1σ = half the 68 % interval:")
     for model_name in ("cspbi3_array", "ge_array"):

@@ -184,6 +184,7 @@ def test_asimov_scan_is_centred_on_truth_with_fisher_width(small_model):
     grid = (POI("sin2_theta_w", np.linspace(truth - 3 * sigma, truth + 3.2 * sigma, 25)),)
     result = measure(small_model, grid, expected=True)
     assert abs(result["best_fit"] - truth) < 0.02 * sigma
+    assert 0 <= result["delta_chi2_at_model_value"] < 1e-3  # the truth is the model's value
     ((lo, hi),) = result["intervals"][0]["segments"]
     assert 0.5 * (hi - lo) == pytest.approx(sigma, rel=0.05, abs=0)
     # the 95 % interval is the ±1.96σ one

@@ -128,6 +128,11 @@ def _print_text(result: dict) -> None:
     if len(result["poi"]) == 1:
         name = result["poi"][0]
         print(f"best fit {name} = {result['best_fit']:.5g}")
+        if "delta_chi2_at_model_value" in result:
+            print(
+                f"model value {result['standard_model'][name]:.5g}: "
+                f"Δχ² = {result['delta_chi2_at_model_value']:.3g}"
+            )
         for e in result["intervals"]:
             print(
                 f"  {100 * e['cl']:.0f} % CL (Δχ² < {e['delta_chi2']:.3g}): "
