@@ -70,6 +70,8 @@ from cevns_fit.efficiency import (
     EfficiencyModel,
 )
 from cevns_fit.errors import InputError
+from cevns_fit.physics import PhysicsParameters
+from cevns_fit.physics_model import read_physics
 from cevns_fit.quenching import (
     ConstantQuenching,
     QuenchingModel,
@@ -175,6 +177,8 @@ class DetectorModel:
     psd_axis: PSDAxis | None = None
     observations: tuple[Observation, ...] = ()
     signal_table: Background | None = None
+    physics: PhysicsParameters = field(default_factory=PhysicsParameters)
+    physics_nuisances: tuple[tuple[str, float], ...] = ()
 
     @property
     def axis_edges(self) -> dict[str, np.ndarray]:
@@ -427,6 +431,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
             "backgrounds",
             "observations",
             "signal",
+            "physics",
         )
     )
     name = top.string("name", path.stem)
@@ -462,6 +467,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
                 f"{path}: key 'observations[{k}].channel' = {obs.channel!r}: the model's "
                 f"channels are {sorted(channels)}"
             )
+    physics, physics_nuisances = read_physics(top)
     signal_table = read_signal_table(
         top, source, mass, live_yr, time_axis=time_axis, psd_axis=psd_axis
     )
@@ -499,6 +505,8 @@ def load_detector_model(path: str | Path) -> DetectorModel:
         psd_axis=psd_axis,
         observations=observations,
         signal_table=signal_table,
+        physics=physics,
+        physics_nuisances=physics_nuisances,
     )
     check_response(model)  # physics sanity of quenching/efficiency over the analysis range
     return model

@@ -108,7 +108,13 @@ def recoil_counts_per_kg_day(
 def _recoil_counts(model: DetectorModel, edges: np.ndarray) -> dict[str, np.ndarray]:
     mids = 0.5 * (edges[1:] + edges[:-1])
     points = np.concatenate([edges, mids])
-    rates = differential_rate(points, model.target, model.source, form_factor=model.form_factor)
+    rates = differential_rate(
+        points,
+        model.target,
+        model.source,
+        form_factor=model.form_factor,
+        physics=getattr(model, "physics", None),
+    )
     n = len(edges)
     out = {}
     for name, r in rates.items():

@@ -221,6 +221,7 @@ import math  # noqa: E402  (builders below the interface dataclasses, see the no
 from cevns_fit.constants import DAYS_PER_YEAR  # noqa: E402
 from cevns_fit.detector import DetectorModel  # noqa: E402
 from cevns_fit.errors import InputError  # noqa: E402
+from cevns_fit.physics_templates import physics_energy_variations  # noqa: E402
 from cevns_fit.response import (  # noqa: E402
     fine_edges,
     rebin,
@@ -439,6 +440,9 @@ def _computed_signal(model: DetectorModel, exposure: float):
         )
         for k in var_names
     }
+    # [physics.nuisances]: templates recomputed at central ∓ 1σ of each physics parameter
+    for k, sides in physics_energy_variations(model, exposure * DAYS_PER_YEAR).items():
+        signal_sys[k] = tuple(sum(_expand(side[n], spreads[n]) for n in names) for side in sides)
     return signal, signal_sys
 
 

@@ -46,6 +46,7 @@ COMMAND_MODULES = [
     "compare",
     "scan",
     "map",
+    "measure",
     "models",
 ]
 
