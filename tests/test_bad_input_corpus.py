@@ -518,6 +518,24 @@ case(
     2,
     "--reference",
 )
+# measure: profile-likelihood scans of physics parameters
+ME = ["measure", "{c}/good.toml", "--expected"]
+case("measure-no-poi", ["measure", "{c}/good.toml", "--expected"], 2, "--poi")
+case("measure-unknown-poi", [*ME, "--poi", "bogus=0:1:3"], 2, "bogus")
+case("measure-bad-grid", [*ME, "--poi", "sin2_theta_w=0.1:0.5"], 2, "--poi")
+case("measure-grid-text", [*ME, "--poi", "sin2_theta_w=a:b:3"], 2, "--poi")
+case(
+    "measure-missing-model",
+    ["measure", "{c}/nowhere.toml", "--expected", "--poi", "sin2_theta_w=0.1:0.5:3"],
+    2,
+    "nowhere.toml",
+)
+case(
+    "measure-data-and-expected",
+    [*ME, "--data", "{c}/good.toml", "--poi", "sin2_theta_w=0.1:0.5:3"],
+    2,
+    "--expected",
+)
 # models: the list of shipped models
 case("models-kind", ["models", "--kind", "bogus"], 2, "--kind")
 case("models-extra-argument", ["models", "extra"], 2, "extra")
