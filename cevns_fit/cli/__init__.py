@@ -74,6 +74,7 @@ EXIT_BROKEN_PIPE = 141
 OUTPUT_KINDS = {
     "compare": {"out": ("--out", "dir")},
     "map": {"out": ("--out", "dir")},
+    "measure": {"out": ("--out", "dir")},
     "scan": {"out": ("--out", "file")},
     "workspace": {"out": ("-o/--out", "file")},
 }
