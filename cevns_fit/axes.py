@@ -9,9 +9,11 @@ probabilities that spread an energy template over them:
   offset ``t0_us`` at which the source's time zero (the centre of the proton pulse) falls on
   that axis, optional tabulated arrival-time PDFs per timing class (``prompt``, ``delayed``;
   a data release's own PDFs) that replace the source's analytic pulse model, and an optional
-  timing efficiency. :meth:`TimeAxis.probabilities` gives, per bin, the fraction of a timing
-  class's events that arrive in it (not renormalised: events outside the window are lost, as
-  in a beam-window analysis).
+  timing efficiency, and ``t0_sigma_us``, the 1σ of the beam-timing offset (a ``timing``
+  nuisance: every beam-timed template rebuilt with all arrivals ±1σ later).
+  :meth:`TimeAxis.probabilities` gives, per bin, the fraction of a timing class's events that
+  arrive in it (not renormalised: events outside the window are lost, as in a beam-window
+  analysis).
 * :class:`PSDAxis`: bin edges of the pulse-shape parameter and P(psd | energy) or P(psd) tables
   for nuclear recoils (CEvNS, neutrons) and, optionally, electron recoils;
   :meth:`PSDAxis.matrix` maps a table onto (energy bin, psd bin) probabilities.
@@ -24,7 +26,7 @@ neutrons), ``"nuclear"``/``"electron"`` (psd: the axis' recoil tables) or a 1-D/
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -54,6 +56,14 @@ class TimeAxis:
     signal_pdfs: dict[str, Histogram] = field(default_factory=dict)
     efficiency_x_us: np.ndarray | None = None
     efficiency_values: np.ndarray | None = None
+    t0_sigma_us: float = 0.0
+    shift_us: float = 0.0
+
+    def shifted(self, delta_us: float) -> TimeAxis:
+        """The same axis with every arrival (pulse model and tabulated PDFs alike) ``delta_us``
+        later on the data's time axis: the ``timing`` nuisance's ±1σ (the timing efficiency
+        stays where it is, a property of the data's time axis)."""
+        return replace(self, shift_us=self.shift_us + delta_us)
 
     @property
     def window_us(self) -> float:
@@ -84,18 +94,21 @@ class TimeAxis:
             return flat_probabilities(self.edges_us) * eff
         if timing in self.signal_pdfs:
             pdf = self.signal_pdfs[timing]
-            return overlap_matrix(pdf.edges_of("time"), self.edges_us) @ pdf.values * eff
+            edges = self.edges_us - self.shift_us
+            return overlap_matrix(pdf.edges_of("time"), edges) @ pdf.values * eff
         if source_timing is None:
             raise InputError(
                 f"timing class {timing!r}: the source has no pulse timing and the model gives no "
                 f"arrival-time table for it ([analysis.time] signal_pdf.{timing})"
             )
-        return source_timing.bin_probabilities(timing, self.edges_us - self.t0_us) * eff
+        edges = self.edges_us - self.t0_us - self.shift_us
+        return source_timing.bin_probabilities(timing, edges) * eff
 
     def to_dict(self) -> dict:
         return {
             "edges_us": self.edges_us,
             "t0_us": self.t0_us,
+            "t0_sigma_us": self.t0_sigma_us,
             "window_us": self.window_us,
             "signal_pdfs": sorted(self.signal_pdfs),
             "efficiency": None

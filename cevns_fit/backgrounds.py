@@ -181,7 +181,12 @@ class Background:
                 ).probabilities("x")
                 probs = probs * eff
             elif self.time_shape in ("prompt", "delayed"):
-                ta = TimeAxis(time_axis.edges_us, time_axis.t0_us, time_axis.signal_pdfs)
+                ta = TimeAxis(
+                    time_axis.edges_us,
+                    time_axis.t0_us,
+                    time_axis.signal_pdfs,
+                    shift_us=time_axis.shift_us,
+                )
                 probs = ta.probabilities(self.time_shape, source_timing) * eff
             else:
                 probs = flat_probabilities(time_axis.edges_us) * eff
@@ -201,6 +206,12 @@ class Background:
             else:
                 out = out[..., None] * matrix[:, None, :]
         return out
+
+    @property
+    def beam_timed(self) -> bool:
+        """Whether its arrival times follow the beam (a tabulated or prompt/delayed time shape):
+        then the beam-timing nuisance moves it."""
+        return isinstance(self.time_shape, Histogram) or self.time_shape in ("prompt", "delayed")
 
     def to_dict(self) -> dict:
         def shape(s):

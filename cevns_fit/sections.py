@@ -6,6 +6,8 @@ file and the key. The keys (all optional unless marked)::
     [analysis.time]            an arrival-time axis (µs on the data's time axis)
       edges = [...]  or  bin_min, bin_max, bin_width          (required)
       t0_us                    where the source's time zero (pulse centre) falls (default 0)
+      t0_sigma_us              1σ of that offset: a "timing" nuisance moving every beam-timed
+                               template (signal, beam and neutrino-induced backgrounds)
       signal_pdf.prompt        arrival-time table of prompt neutrinos, a table entry (below);
       signal_pdf.delayed       ... delayed; without them the source's pulse model is used
       efficiency = {x_us = [...], values = [...]}   timing efficiency (linear interpolation)
@@ -144,7 +146,18 @@ def _check_axes(hist: Histogram, allowed: tuple[str, ...], where: str) -> Histog
 
 def read_time_axis(t: ConfigTable) -> TimeAxis:
     """``[analysis.time]`` (module docstring)."""
-    t.allow(("edges", "bin_min", "bin_max", "bin_width", "t0_us", "signal_pdf", "efficiency"))
+    t.allow(
+        (
+            "edges",
+            "bin_min",
+            "bin_max",
+            "bin_width",
+            "t0_us",
+            "t0_sigma_us",
+            "signal_pdf",
+            "efficiency",
+        )
+    )
     edges = read_edges(t, nonneg=False)
     pdfs = {}
     spec = t.optional_table("signal_pdf")
@@ -174,6 +187,7 @@ def read_time_axis(t: ConfigTable) -> TimeAxis:
     return TimeAxis(
         edges_us=edges,
         t0_us=t.number("t0_us", 0.0),
+        t0_sigma_us=t.number("t0_sigma_us", 0.0, nonneg=True),
         signal_pdfs=pdfs,
         efficiency_x_us=eff_x,
         efficiency_values=eff_v,

@@ -337,7 +337,7 @@ def background_templates(
         efficiencies.update(down=thr[0]["efficiency"], up=thr[1]["efficiency"])
     axes = {"time_axis": model.time_axis, "psd_axis": model.psd_axis}
 
-    def binned(bkg, eff) -> np.ndarray:
+    def binned(bkg, eff, time_shift_us: float = 0.0) -> np.ndarray:
         fine, index = fine_edges(
             edges, eff, n_fine=model.fine_bins_per_bin, discrete=_discrete(model)
         )
@@ -346,7 +346,16 @@ def background_templates(
             e = eff(0.5 * (fine[1:] + fine[:-1]))
             per_fine = per_fine * e.reshape((-1,) + (1,) * (per_fine.ndim - 1))
         energy = np.moveaxis(rebin(np.moveaxis(per_fine, 0, -1), index), -1, 0)
-        full = bkg.spread(energy, edges, source_timing=model.source.timing, **axes)
+        time_axis = axes["time_axis"]
+        if time_shift_us and time_axis is not None:
+            time_axis = time_axis.shifted(time_shift_us)
+        full = bkg.spread(
+            energy,
+            edges,
+            source_timing=model.source.timing,
+            time_axis=time_axis,
+            psd_axis=axes["psd_axis"],
+        )
         return kg_days * full
 
     out = {}
@@ -358,6 +367,12 @@ def background_templates(
             variations["threshold"] = (
                 binned(bkg, efficiencies["down"]),
                 binned(bkg, efficiencies["up"]),
+            )
+        sigma_t = 0.0 if model.time_axis is None else model.time_axis.t0_sigma_us
+        if sigma_t > 0 and bkg.beam_timed:
+            variations["timing"] = (
+                binned(bkg, nominal_eff, -sigma_t),
+                binned(bkg, nominal_eff, +sigma_t),
             )
         for name, (down, up) in bkg.systematics.items():
             variations[name] = (
@@ -393,7 +408,9 @@ def beam_window_fractions(model: DetectorModel) -> dict[str, float]:
     }
 
 
-def axis_spreads(model: DetectorModel, edges: np.ndarray) -> dict[str, np.ndarray]:
+def axis_spreads(
+    model: DetectorModel, edges: np.ndarray, *, time_shift_us: float = 0.0
+) -> dict[str, np.ndarray]:
     """Per flux component, the array that spreads its energy template over the other axes:
     shape (n_energy, [n_time], [n_psd]) — the arrival-time probabilities in each time bin and
     the nuclear-recoil P(psd | energy bin). Without time and psd axes it is the beam-window
@@ -407,7 +424,8 @@ def axis_spreads(model: DetectorModel, edges: np.ndarray) -> dict[str, np.ndarra
     for c in model.source.components:
         spread = np.ones(n_e)
         if model.time_axis is not None:
-            t = model.time_axis.probabilities(c.timing, model.source.timing)
+            axis = model.time_axis.shifted(time_shift_us)
+            t = axis.probabilities(c.timing, model.source.timing)
             spread = spread[:, None] * t[None, :]
         elif model.psd_axis is None:
             spread = spread * kept[c.name]
@@ -440,6 +458,17 @@ def _computed_signal(model: DetectorModel, exposure: float):
         )
         for k in var_names
     }
+    # the beam-timing offset's ±1σ: every arrival earlier/later by t0_sigma_us
+    sigma_t = 0.0 if model.time_axis is None else model.time_axis.t0_sigma_us
+    if sigma_t > 0:
+        signal_sys["timing"] = tuple(
+            sum(
+                _expand(components[n].nominal, s[n])
+                for n in names
+                for s in [axis_spreads(model, model.bin_edges, time_shift_us=shift)]
+            )
+            for shift in (-sigma_t, sigma_t)
+        )
     # [physics.nuisances]: templates recomputed at central ∓ 1σ of each physics parameter
     for k, sides in physics_energy_variations(model, exposure * DAYS_PER_YEAR).items():
         signal_sys[k] = tuple(sum(_expand(side[n], spreads[n]) for n in names) for side in sides)
