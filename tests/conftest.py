@@ -1,4 +1,13 @@
-"""Shared fixtures: run the CLI in-process or as a subprocess, and locate shipped models."""
+"""Shared fixtures: run the CLI in-process or as a subprocess, and locate shipped models.
+
+Tolerances (enforced by tests/test_tolerances_are_relative.py): every ``pytest.approx`` passes
+``abs=`` and every ``np.allclose``/``np.isclose`` passes ``atol=``. Their defaults (1e-12 and
+1e-8) are larger than a cross-section in cm² or a rate per nucleus, so a defaulted comparison
+cannot fail: ``0.0 == pytest.approx(2.07e-38, rel=2e-3)`` is True. Write
+``pytest.approx(x, rel=r, abs=0)`` (or compare ratios) for physical quantities; note that
+``approx(x, abs=a)`` without ``rel=`` drops the relative tolerance entirely.
+``np.testing.assert_allclose`` already defaults to ``atol=0``.
+"""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def test_xsec_json_has_the_contract_keys(cli_json):
     ):
         assert key in out
     assert out["sigma_eff_cm2_per_kg"] == pytest.approx(
-        out["sigma_eff_cm2_per_nucleus"] * out["nuclei_per_kg"], rel=1e-9
+        out["sigma_eff_cm2_per_nucleus"] * out["nuclei_per_kg"], rel=1e-9, abs=0
     )
     # the lightest nucleus (127I) recoils furthest: 2E²/(M+2E) ≈ 15.2 keVnr at 30 MeV
     assert out["recoil_max_keVnr"] == pytest.approx(15.22, abs=0.01)
@@ -79,6 +79,17 @@ def test_json_output_is_a_single_object(run_cli):
 
 def test_unwritable_figure_path_is_a_clean_error(run_cli, tmp_path):
     missing = tmp_path / "no" / "such" / "dir" / "map.png"
-    code, out, err = run_cli("ratio-map", "--target", "CsPbI3", "--reference", "Ge",
-                             "--enu", "10:50:3", "--thresholds", "0:10:3", "--out", str(missing))
+    code, out, err = run_cli(
+        "ratio-map",
+        "--target",
+        "CsPbI3",
+        "--reference",
+        "Ge",
+        "--enu",
+        "10:50:3",
+        "--thresholds",
+        "0:10:3",
+        "--out",
+        str(missing),
+    )
     assert_clean_input_error(code, out, err, "--out")
