@@ -1,0 +1,293 @@
+"""Absolute normalisation, layer by layer, against numbers typed here (not imported).
+
+Every constant below is copied from its published source, not from ``cevns_fit.constants``, so
+a mistyped constant or a dropped factor in the library cannot cancel in the comparison:
+
+* G_F = 1.1663787e-5 GeV⁻², ħc = 0.1973269804 GeV fm, 1 GeV⁻² = 0.3893794e-27 cm²,
+  m_μ = 105.6583755 MeV (PDG 2024, "Physical constants" table);
+* 1 u = 0.93149410242 GeV, m_e = 0.51099895e-3 GeV, N_A = 6.02214076e23 mol⁻¹ (CODATA 2018);
+* atomic masses ¹³³Cs = 132.905451961 u, ¹²⁷I = 126.9044719 u (AME2020 / NIST);
+* 1 MeV = 1.602176634e-13 J (SI, exact).
+
+Each test names the bug it is there to catch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from cevns_fit.cross_section import dsigma_dER_isotopes, momentum_transfer_fm, sigma_eff
+from cevns_fit.detector import load_detector_model
+from cevns_fit.efficiency import StepEfficiency
+from cevns_fit.rates import differential_rate, total_rate
+from cevns_fit.sources import load_source, make_line_source
+from cevns_fit.targets import make_target
+from cevns_fit.templates import build_templates, response_matrix
+from tests.conftest import MODELS
+
+GF = 1.1663787e-5  # GeV⁻²
+HBARC = 0.1973269804  # GeV fm
+GEV2_CM2 = 0.3893794e-27  # cm² per GeV⁻²
+U_GEV = 0.93149410242
+ME_GEV = 0.51099895e-3
+N_A = 6.02214076e23
+M_MU = 105.6583755  # MeV
+J_PER_MEV = 1.602176634e-13
+S2W = 0.23857  # PDG 2024 MS-bar at q → 0 (the library default)
+
+CS = dict(Z=55, N=78, u=132.905451961)
+IOD = dict(Z=53, N=74, u=126.9044719)
+
+
+def nuclear_mass_GeV(nucleus: dict) -> float:
+    return nucleus["u"] * U_GEV - nucleus["Z"] * ME_GEV
+
+
+def sigma_closed_cm2(nucleus: dict, enu_MeV: float, thr_keV: float, s2w: float = S2W) -> float:
+    """F = 1: G_F² M Q_W²/(4π) ∫_T^{E_max} (1 − M x/(2E²)) dx
+    = G_F² M Q_W²/(4π) [(E_max − T) − M (E_max² − T²)/(4E²)], E_max = 2E²/(M + 2E)."""
+    m, e, t = nuclear_mass_GeV(nucleus), enu_MeV * 1e-3, thr_keV * 1e-6
+    qw = nucleus["N"] - (1 - 4 * s2w) * nucleus["Z"]
+    e_max = 2 * e**2 / (m + 2 * e)
+    if t >= e_max:
+        return 0.0
+    integral = (e_max - t) - m * (e_max**2 - t**2) / (4 * e**2)
+    return GF**2 * m * qw**2 / (4 * math.pi) * integral * GEV2_CM2
+
+
+def dsigma_closed_cm2_per_keV(nucleus: dict, enu_MeV: float, er_keV: float) -> float:
+    m, e = nuclear_mass_GeV(nucleus), enu_MeV * 1e-3
+    qw = nucleus["N"] - (1 - 4 * S2W) * nucleus["Z"]
+    return (
+        GF**2 * m * qw**2 / (4 * math.pi) * (1 - m * er_keV * 1e-6 / (2 * e**2)) * 1e-6 * GEV2_CM2
+    )
+
+
+def helm_hand(q_fm: float, A: int) -> float:
+    """Lewin & Smith 1996 Eq. 4.7/4.11: 3 j₁(q r_n)/(q r_n) e^{−(qs)²/2},
+    with j₁(x) = sin x/x² − cos x/x."""
+    c, a, s = 1.23 * A ** (1 / 3) - 0.60, 0.52, 0.9
+    r_n = math.sqrt(c**2 + 7 / 3 * math.pi**2 * a**2 - 5 * s**2)
+    x = q_fm * r_n
+    j1 = math.sin(x) / x**2 - math.cos(x) / x
+    return 3 * j1 / x * math.exp(-((q_fm * s) ** 2) / 2)
+
+
+# --- cross-section ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("enu", "thr"), [(30.0, 0.0), (30.0, 5.0), (50.0, 15.0), (10.0, 1.0)])
+def test_sigma_eff_with_unit_form_factor_is_the_hand_closed_form(enu, thr):
+    # Catches: a factor 2 or 4π in the prefactor, G_F or the GeV⁻² → cm² conversion mistyped,
+    # the wrong weak-charge sign, the threshold ignored, E_R^max without the 2E_ν in M + 2E_ν.
+    cs = make_target("Cs")
+    got = sigma_eff(enu, thr, cs, form_factor="none")[0, 0]
+    assert got == pytest.approx(sigma_closed_cm2(CS, enu, thr), rel=1e-6, abs=0)
+
+
+def test_sigma_eff_of_133cs_at_30_MeV_is_2_07e_38_cm2():
+    # PHYSICS.md §1: Q_W = 73.86 at sin²θ_W = 0.2312 gives ≈ 2.07e-38 cm² (F = 1, no threshold).
+    got = sigma_eff(30.0, 0.0, make_target("Cs"), form_factor="none", sin2_theta_w=0.2312)[0, 0]
+    assert got == pytest.approx(2.07e-38, rel=2e-3, abs=0)
+    assert got == pytest.approx(sigma_closed_cm2(CS, 30.0, 0.0, 0.2312), rel=1e-6, abs=0)
+
+
+def test_per_nucleus_and_per_kg_of_csi_by_hand():
+    # Catches: per nucleus summed instead of averaged, nuclei per kg off by the formula count.
+    csi = make_target("CsI")
+    s_cs, s_i = sigma_closed_cm2(CS, 30.0, 3.0), sigma_closed_cm2(IOD, 30.0, 3.0)
+    per_nucleus = sigma_eff(30.0, 3.0, csi, form_factor="none", per="nucleus")[0, 0]
+    per_kg = sigma_eff(30.0, 3.0, csi, form_factor="none", per="kg")[0, 0]
+    formula_units_per_kg = N_A * 1000.0 / (CS["u"] + IOD["u"])
+    assert per_nucleus == pytest.approx((s_cs + s_i) / 2, rel=1e-6, abs=0)
+    assert per_kg == pytest.approx((s_cs + s_i) * formula_units_per_kg, rel=1e-6, abs=0)
+
+
+def test_dsigma_shape_is_linear_in_recoil_energy_with_unit_form_factor():
+    cs = make_target("Cs")
+    er = np.array([0.5, 5.0, 12.0])
+    got = dsigma_dER_isotopes(er, 30.0, cs, form_factor="none")[0, 0]
+    expected = [dsigma_closed_cm2_per_keV(CS, 30.0, x) for x in er]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_momentum_transfer_is_sqrt_2_M_E():
+    # Catches q = sqrt(M E)/ħc (a factor √2, i.e. the form factor evaluated at the wrong q).
+    m = nuclear_mass_GeV(CS)
+    assert momentum_transfer_fm(10.0, m) == pytest.approx(
+        math.sqrt(2 * m * 10e-6) / HBARC, rel=1e-9, abs=0
+    )
+    assert float(momentum_transfer_fm(10.0, m)) == pytest.approx(0.2521, rel=1e-3, abs=0)
+
+
+@pytest.mark.parametrize("er_keV", [5.0, 15.0, 30.0])
+def test_helm_suppression_in_dsigma_is_at_q_sqrt_2_M_E(er_keV):
+    # The form factor enters dσ/dE_R squared, at q = sqrt(2 M E_R)/ħc; at these recoils F²
+    # at q and at q/√2 differ by 10–40 %, so this fails with q = sqrt(M E_R).
+    cs = make_target("Cs")
+    ratio = (
+        dsigma_dER_isotopes(er_keV, 50.0, cs, form_factor="helm")[0, 0, 0]
+        / dsigma_dER_isotopes(er_keV, 50.0, cs, form_factor="none")[0, 0, 0]
+    )
+    q = math.sqrt(2 * nuclear_mass_GeV(CS) * er_keV * 1e-6) / HBARC
+    assert ratio == pytest.approx(helm_hand(q, 133) ** 2, rel=1e-6, abs=0)
+    assert abs(helm_hand(q / math.sqrt(2), 133) ** 2 / ratio - 1) > 0.1
+
+
+# --- rates ------------------------------------------------------------------------------------
+
+
+def test_line_source_rate_is_flux_times_sigma_times_nuclei_per_kg_times_a_day():
+    # Catches: seconds per day, flux or nuclei-per-kg dropped, weights not normalised.
+    flux = 1.0e7
+    line = make_line_source(enu_MeV=30.0, flux_cm2_s=flux)
+    csi = make_target("CsI")
+    formula_units_per_kg = N_A * 1000.0 / (CS["u"] + IOD["u"])
+    thr = np.array([0.0, 4.0, 12.0])
+    expected = [
+        86400.0
+        * flux
+        * formula_units_per_kg
+        * (sigma_closed_cm2(CS, 30.0, t) + sigma_closed_cm2(IOD, 30.0, t))
+        for t in thr
+    ]
+    got = total_rate(thr, csi, line, form_factor="none")
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    er = np.array([1.0, 10.0])
+    diff = differential_rate(er, csi, line, form_factor="none")
+    (rate,) = diff.values()
+    expected_diff = [
+        86400.0
+        * flux
+        * formula_units_per_kg
+        * (dsigma_closed_cm2_per_keV(CS, 30.0, x) + dsigma_closed_cm2_per_keV(IOD, 30.0, x))
+        for x in er
+    ]
+    np.testing.assert_allclose(rate, expected_diff, rtol=1e-6)
+
+
+def test_sns_delayed_anti_nu_mu_rate_is_the_hand_integral_over_the_michel_spectrum():
+    # Flux by hand from sns.toml's numbers: r (P/E_p) / (4π L²), r = 0.08, 1.4 MW, 1 GeV, 19.3 m;
+    # spectrum (64/m_μ)(E/m_μ)²(3/4 − E/m_μ) on [0, m_μ/2]. Catches a mistyped Michel shape,
+    # a proton rate not in protons per second, the distance in m instead of cm.
+    sns = load_source(MODELS / "sources" / "sns.toml")
+    protons_per_s = 1.4e6 / (1.0e3 * J_PER_MEV)
+    flux = 0.08 * protons_per_s / (4 * math.pi * 1930.0**2)
+    assert flux == pytest.approx(1.49e7, rel=5e-3, abs=0)  # PHYSICS.md §6: ≈ 1.5e7 per flavour
+    cs = make_target("Cs")
+    nuclei_per_kg = N_A * 1000.0 / CS["u"]
+
+    def pdf(e):
+        x = e / M_MU
+        return 64 / M_MU * x**2 * (0.75 - x)
+
+    for thr in (0.0, 5.0):
+        e_min = 0.5 * (thr * 1e-3 + math.sqrt((thr * 1e-3) ** 2 + 2 * nuclear_mass_GeV(CS) * thr))
+        spectral, _ = quad(
+            lambda e, t=thr: pdf(e) * sigma_closed_cm2(CS, e, t),
+            max(e_min, 1e-9),
+            M_MU / 2,
+            epsabs=0,
+            epsrel=1e-10,
+        )
+        expected = 86400.0 * flux * nuclei_per_kg * spectral
+        got = total_rate(thr, cs, _only(sns, "delayed_nu_mu_bar"), form_factor="none")[0]
+        assert got == pytest.approx(expected, rel=1e-5, abs=0)
+
+
+def _only(source, name):
+    from dataclasses import replace
+
+    return replace(source, components=(source.component(name),))
+
+
+# --- detector response: backgrounds, resolution ---------------------------------------------
+
+
+def test_cspbi3_background_per_bin_is_rate_times_duty_factor_times_exposure():
+    # cspbi3_array.toml: 10 counts/keVee/kg/day, duty factor = 60 Hz × 6 µs (sns.toml), 1 keVee
+    # bins, 10 kg·yr (365.25 d/yr), step efficiency at 4.3 keVee: the [4, 5) bin keeps 0.7.
+    # Catches the duty factor dropped (×2778), exposure in kg·day vs kg·yr, bin width ignored.
+    duty = 60.0 * 6e-6
+    per_full_bin = 10.0 * duty * 1.0 * 10.0 * 365.25
+    assert per_full_bin == pytest.approx(13.149, rel=1e-12, abs=0)
+    templates = build_templates(load_detector_model(MODELS / "detectors" / "cspbi3_array.toml"))
+    channel = templates.channels[0]
+    counts = channel.sample("steady_state").counts
+    np.testing.assert_allclose(channel.bin_edges, np.arange(4.0, 21.0))
+    expected = np.full(16, per_full_bin)
+    expected[0] *= 0.7
+    np.testing.assert_allclose(counts, expected, rtol=1e-9)
+    assert templates.background_total == pytest.approx(15.7 * per_full_bin, rel=1e-9, abs=0)
+
+
+def test_ge_background_per_bin_follows_the_erf_turn_on_by_hand():
+    # ge_array.toml: 10 counts/keVee/kg/day × 3.6e-4, 0.5 keVee bins, 17.6 kg·yr, erf turn-on
+    # ε = (1 + erf((x − 1.5)/(√2 · 0.15)))/2; above 2.5 keVee ε = 1 exactly. The templates
+    # take ε at 4 fine-bin midpoints per bin: the two bins that straddle the turn-on are then
+    # ~3 % off bin by bin (their sum is right to 1e-5), hence the looser per-bin check there.
+    templates = build_templates(load_detector_model(MODELS / "detectors" / "ge_array.toml"))
+    channel = templates.channels[0]
+    density = 10.0 * 60.0 * 6e-6 * 17.6 * 365.25  # per keVee
+
+    def eff(x):
+        return 0.5 * (1 + math.erf((x - 1.5) / (math.sqrt(2) * 0.15)))
+
+    edges = channel.bin_edges
+    expected = [
+        density * quad(eff, a, b, epsabs=0)[0] for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    counts = channel.sample("steady_state").counts
+    big = np.asarray(expected) > 1.0
+    np.testing.assert_allclose(counts[big], np.asarray(expected)[big], rtol=0.05)
+    assert counts.sum() == pytest.approx(sum(expected), rel=1e-4, abs=0)
+    np.testing.assert_allclose(counts[edges[:-1] >= 2.5], density * 0.5, rtol=1e-9)
+
+
+def _smeared_moments(model, energy_keVnr: float) -> tuple[float, float, float]:
+    """Probability sum, mean and standard deviation (keVee) of a recoil at ``energy_keVnr``
+    after the model's quenching and resolution, unit efficiency, 0.002 keVee bins up to twice
+    the mean (the far tails only add rounding noise to the variance)."""
+    true_edges = energy_keVnr * np.array([1 - 1e-4, 1 + 1e-4])
+    width = 0.002
+    top = 2.0 * float(model.observable_from_keVnr(energy_keVnr))
+    obs_edges = np.arange(0.0, top + width / 2, width)
+    row = response_matrix(
+        true_edges, model, efficiency=StepEfficiency(threshold=0.0), bin_edges=obs_edges
+    )[0]
+    centres = 0.5 * (obs_edges[1:] + obs_edges[:-1])
+    total = row.sum()
+    mean = (row @ centres) / total
+    var = (row @ (centres - mean) ** 2) / total - width**2 / 12  # Sheppard's correction
+    return total, mean, math.sqrt(var)
+
+
+def test_perovskite_resolution_is_evaluated_at_the_electron_equivalent_energy():
+    # Q = 0.30: 40 keVnr → 12 keVee; seed Fig. 2 R(E) = sqrt(4.95 − 1098.24/E + 189690.18/E²) %
+    # FWHM at E = 12 keVee gives σ = 1.788 keVee; at E = 40 (keVnr, the bug) it would be 1.665.
+    model = load_detector_model(MODELS / "detectors" / "cspbi3_array.toml")
+    e_ee = 0.30 * 40.0
+    fwhm = math.sqrt(4.95 - 1098.24 / e_ee + 189690.18 / e_ee**2) / 100 * e_ee
+    sigma = fwhm / (2 * math.sqrt(2 * math.log(2)))
+    total, mean, std = _smeared_moments(model, 40.0)
+    assert total == pytest.approx(1.0, rel=1e-6, abs=0)
+    assert mean == pytest.approx(e_ee, rel=1e-4, abs=0)
+    assert std == pytest.approx(sigma, rel=1e-3, abs=0)
+
+
+def test_germanium_resolution_is_evaluated_at_the_electron_equivalent_energy():
+    # Lindhard (k = 0.157, Z = 32) at 20 keVnr by hand, then σ² = 0.15² + F w E_ee with
+    # F = 0.11, w = 2.96 eV (ge_array.toml). At E = 20 keVnr (the bug) σ would be 10 % wider.
+    model = load_detector_model(MODELS / "detectors" / "ge_array.toml")
+    eps = 11.5 * 20.0 * 32 ** (-7 / 3)
+    g = 3 * eps**0.15 + 0.7 * eps**0.6 + eps
+    e_ee = 20.0 * 0.157 * g / (1 + 0.157 * g)
+    sigma = math.sqrt(0.15**2 + 0.11 * 2.96e-3 * e_ee)
+    total, mean, std = _smeared_moments(model, 20.0)
+    assert total == pytest.approx(1.0, rel=1e-6, abs=0)
+    assert mean == pytest.approx(e_ee, rel=1e-4, abs=0)
+    assert std == pytest.approx(sigma, rel=1e-3, abs=0)
