@@ -66,3 +66,21 @@ def assert_clean_input_error(code: int, out: str, err: str, *needles: str) -> No
     assert len(lines) == 1, err
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def cli_main(capsys):
+    """Run ``cevns_fit.cli.main(ARGS)`` in this process (no interpreter start-up, ~10× faster
+    than :func:`run_cli`); returns (exit code, stdout, stderr)."""
+    from cevns_fit.cli import main
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's --version, --help and usage errors
+            code = exc.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return _run
