@@ -324,3 +324,31 @@ def test_scan_sigma_and_a_dask_scheduler_address(cli_main, tmp_path):
         assert p["exposure_kg_yr_3sigma"] == pytest.approx(expected, rel=1e-3, abs=0)
         assert "exposure_kg_yr_5sigma" not in p
     assert "2 point(s) computed" in text
+
+
+def _hand_sigma_per_nucleus(formula: dict[str, int], enu: float, thr: float) -> float:
+    """F = 1 closed form averaged over a formula's nuclei, natural isotopes from periodictable
+    (the data source, not the library's formulae)."""
+    import periodictable
+
+    total, atoms = 0.0, sum(formula.values())
+    for symbol, count in formula.items():
+        element = getattr(periodictable, symbol)
+        for iso in element:
+            if iso.abundance > 0:
+                nucleus = dict(Z=element.number, N=iso.isotope - element.number, u=iso.mass)
+                total += count * iso.abundance / 100 * sigma_closed_cm2(nucleus, enu, thr)
+    return total / atoms
+
+
+def test_ratio_map_without_form_factor_is_the_hand_ratio(cli_main):
+    out = run_json(
+        cli_main, "ratio-map", "--target", "CsPbI3", "--reference", "Ge", "--enu", "20:40:2",
+        "--thresholds", "0:4:2", "--form-factor", "none",
+    )  # fmt: skip
+    for i, enu in enumerate((20.0, 40.0)):
+        for j, thr in enumerate((0.0, 4.0)):
+            hand = _hand_sigma_per_nucleus(
+                {"Cs": 1, "Pb": 1, "I": 3}, enu, thr
+            ) / _hand_sigma_per_nucleus({"Ge": 1}, enu, thr)
+            assert out["ratio"][i][j] == pytest.approx(hand, rel=1e-5, abs=0), (enu, thr)

@@ -25,7 +25,8 @@ GE = make_target("Ge")
 
 
 def test_total_cross_section_with_unit_form_factor_matches_closed_form():
-    # PHYSICS.md §1: 133Cs at 30 MeV, sin²θ_W = 0.2312 (Q_W = 73.86) gives ≈ 2.07e-38 cm².
+    # σ ≈ G_F² Q_W² E²/(4π) (Drukier & Stodolsky 1984): 133Cs at 30 MeV, sin²θ_W = 0.2312
+    # (Q_W = 73.86) gives ≈ 2.07e-38 cm².
     sigma = sigma_eff(30.0, 0.0, CS, form_factor="none", sin2_theta_w=0.2312)[0, 0]
     assert sigma == pytest.approx(2.07e-38, rel=2e-3, abs=0)
     exact = sigma_total_unity_cm2(30.0, 55, 78, CS.mass_GeV[0], 0.2312)

@@ -53,8 +53,18 @@ def test_ge_array_uses_lindhard_germanium():
     ge = load_detector_model(DETECTORS / "ge_array.toml")
     assert ge.quenching.k == pytest.approx(0.157, rel=1e-6, abs=0) and ge.quenching.Z == 32
     assert ge.mass_kg == pytest.approx(8 * 2.2, rel=1e-6, abs=0)
-    # 1.5 keVee of Ge is ~6.8 keVnr with Lindhard k = 0.157.
-    assert 6.0 < ge.threshold_keVnr < 7.5
+    # 1.5 keVee of Ge is the recoil E with Y(E) E = 1.5, Lindhard (k = 0.157, Z = 32):
+    # ε = 11.5 E Z^(−7/3), g = 3ε^0.15 + 0.7ε^0.6 + ε, Y = k g/(1 + k g); solved by hand.
+    from scipy.optimize import brentq
+
+    def keVee(e):
+        eps = 11.5 * e * 32 ** (-7 / 3)
+        g = 3 * eps**0.15 + 0.7 * eps**0.6 + eps
+        return e * 0.157 * g / (1 + 0.157 * g)
+
+    expected = brentq(lambda e: keVee(e) - 1.5, 1.0, 20.0, xtol=1e-12)
+    assert ge.threshold_keVnr == pytest.approx(expected, rel=1e-6, abs=0)
+    assert 6.0 < expected < 7.5
 
 
 def test_overrides_for_scans(cspbi3):
@@ -161,7 +171,8 @@ def test_rate_cli_bad_model_exits_2_with_one_line(tmp_path, capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "bad.toml" in lines[0]
-    emit(None, args)
+    emit(None, args)  # nothing to print after an error: stdout stays empty
+    assert capsys.readouterr().out == ""
 
 
 def test_model_to_dict_is_json_ready(cspbi3):

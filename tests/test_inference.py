@@ -1,7 +1,8 @@
 """Discovery significance, exposure needed and CLs limits against closed forms and plain pyhf.
 
 References: Cowan et al., EPJC 71:1554 (2011) (Z_A with and without background uncertainty,
-PHYSICS.md §7), the exact Poisson tail for single-bin counting, and pyhf 0.7.6 itself.
+Eq. 97, and Cowan's note "Discovery sensitivity for a counting experiment with background
+uncertainty", 2012), the exact Poisson tail for single-bin counting, and pyhf 0.7.6 itself.
 """
 
 from __future__ import annotations

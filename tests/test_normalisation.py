@@ -49,7 +49,8 @@ def test_sigma_eff_with_unit_form_factor_is_the_hand_closed_form(enu, thr):
 
 
 def test_sigma_eff_of_133cs_at_30_MeV_is_2_07e_38_cm2():
-    # PHYSICS.md §1: Q_W = 73.86 at sin²θ_W = 0.2312 gives ≈ 2.07e-38 cm² (F = 1, no threshold).
+    # G_F² Q_W² E²/(4π) (Drukier & Stodolsky 1984), Q_W = 73.86 at sin²θ_W = 0.2312:
+    # ≈ 2.07e-38 cm² (F = 1, no threshold).
     got = sigma_eff(30.0, 0.0, make_target("Cs"), form_factor="none", sin2_theta_w=0.2312)[0, 0]
     assert got == pytest.approx(2.07e-38, rel=2e-3, abs=0)
     assert got == pytest.approx(sigma_closed_cm2(CS, 30.0, 0.0, 0.2312), rel=1e-6, abs=0)
@@ -136,7 +137,7 @@ def test_sns_delayed_anti_nu_mu_rate_is_the_hand_integral_over_the_michel_spectr
     sns = load_source(MODELS / "sources" / "sns.toml")
     protons_per_s = 1.4e6 / (1.0e3 * J_PER_MEV)
     flux = 0.08 * protons_per_s / (4 * math.pi * 1930.0**2)
-    assert flux == pytest.approx(1.49e7, rel=5e-3, abs=0)  # PHYSICS.md §6: ≈ 1.5e7 per flavour
+    assert flux == pytest.approx(1.49e7, rel=5e-3, abs=0)  # ≈ 1.5e7 per flavour (COHERENT 2017)
     cs = make_target("Cs")
     nuclei_per_kg = N_A * 1000.0 / CS["u"]
 

@@ -28,7 +28,8 @@ def test_lindhard_germanium_at_5_keVnr_is_0213():
 
 
 def test_lindhard_k_for_natural_germanium_is_0157():
-    # k = 0.133 Z^(2/3) A^(-1/2) with Z = 32, A = 72.63 (PHYSICS.md §5).
+    # k = 0.133 Z^(2/3) A^(-1/2) with Z = 32, A = 72.63
+    # (Lindhard et al., Mat. Fys. Medd. Dan. Vid. Selsk. 33, no. 10 (1963)).
     assert lindhard_k(32, 72.63) == pytest.approx(0.157, abs=5e-4)
 
 

@@ -72,7 +72,7 @@ def test_prompt_line_at_29_79_MeV():
 
 
 def test_sns_flux_per_flavour_matches_independent_estimate():
-    # r (P/E_p) / (4π L²): 0.08 × 1.4 MW / 1 GeV / (4π (19.3 m)²) ≈ 1.5e7 /cm²/s (PHYSICS.md §6).
+    # r (P/E_p) / (4π L²): 0.08 × 1.4 MW / 1 GeV / (4π (19.3 m)²) ≈ 1.5e7 /cm²/s (COHERENT 2017).
     expected = 0.08 * 1.4e6 / JOULE_PER_GEV / (4 * math.pi * 1930.0**2)
     sns = load_source(MODELS / "sns.toml")
     for c in sns.components:
@@ -103,7 +103,7 @@ def test_flux_scales_as_inverse_distance_squared(name):
 
 def test_reactor_nu_per_fission_total_and_above_ibd_threshold():
     fractions = {"U235": 0.58, "U238": 0.07, "Pu239": 0.30, "Pu241": 0.05}
-    # All energies: ≈ 6 ν̄ per fission (PHYSICS.md §6; Kopeikin's tables give ≈ 6.0 for this mix).
+    # All energies: ≈ 6 ν̄ per fission (Kopeikin's tables give ≈ 6.0 for this mix).
     # Our low-energy (Vogel–Engel) extension under-counts the softest ν̄: accept 6 ± 10 %.
     total = reactor_nu_per_fission(fractions)
     assert total == pytest.approx(6.0, rel=0.10, abs=0)
@@ -112,14 +112,26 @@ def test_reactor_nu_per_fission_total_and_above_ibd_threshold():
     assert above == pytest.approx(1.9, rel=0.05, abs=0)
 
 
-@pytest.mark.parametrize("isotope", sorted(HUBER_MUELLER_COEFFS))
+# exp(Σ α_k E^k) per fission, E in MeV, typed from the papers (not from cevns_fit):
+# Huber, PRC 84, 024617 (2011), Table III (²³⁵U, ²³⁹Pu, ²⁴¹Pu); Mueller et al., PRC 83,
+# 054615 (2011), Table VI (²³⁸U).
+PUBLISHED_HM = {
+    "U235": (4.367, -4.577, 2.100, -0.5294, 0.06186, -0.002777),
+    "U238": (0.4833, 0.1927, -0.1283, -0.006762, 0.002233, -0.0001536),
+    "Pu239": (4.757, -5.392, 2.563, -0.6596, 0.07820, -0.003536),
+    "Pu241": (2.990, -2.882, 1.278, -0.3343, 0.03905, -0.001754),
+}
+
+
+@pytest.mark.parametrize("isotope", sorted(PUBLISHED_HM))
 def test_reactor_quadrature_matches_scipy_per_isotope(isotope):
     exact = quad(
         lambda e: isotope_spectrum_per_fission(e, isotope), 0.0, 10.0, points=[2.0], limit=200
     )[0]
     assert reactor_nu_per_fission({isotope: 1.0}) == pytest.approx(exact, rel=1e-6, abs=0)
-    # The HM fit itself, 2–8 MeV, integrated from the published coefficients directly.
-    coeffs = HUBER_MUELLER_COEFFS[isotope]
+    # The HM fit itself, 2–8 MeV, integrated from the published coefficients typed here.
+    coeffs = PUBLISHED_HM[isotope]
+    assert HUBER_MUELLER_COEFFS[isotope] == coeffs
     hm = quad(lambda e: math.exp(sum(a * e**k for k, a in enumerate(coeffs))), 2.0, 8.0)[0]
     mine = quad(lambda e: isotope_spectrum_per_fission(e, isotope), 2.0, 8.0)[0]
     assert mine == pytest.approx(hm, rel=1e-10, abs=0)
@@ -214,6 +226,26 @@ def test_sns_delayed_arrival_times_match_coherent_release():
     ours = timing.bin_probabilities("delayed", edges)
     assert np.max(np.abs(ours - delayed[:, 1])) < 0.015
     assert np.max(np.abs(timing.bin_probabilities("prompt", edges) - prompt[:, 1])) < 0.06
+
+
+def test_arrival_time_moments_are_pulse_plus_lifetimes():
+    # A Gaussian pulse (σ = FWHM/2.3548) ⊗ exp(τ_π) [⊗ exp(τ_μ)]: the means add,
+    # t̄ = τ_π (+ τ_μ), and so do the variances, σ² + τ_π² (+ τ_μ²). Lifetimes from PDG 2024:
+    # τ_π = 26.033 ns, τ_μ = 2.1969811 µs; sns.toml: FWHM 0.38 µs.
+    timing = load_source(MODELS / "sns.toml").timing
+    sigma, tau_pi, tau_mu = 0.38 / (2 * math.sqrt(2 * math.log(2))), 0.026033, 2.1969811
+    edges = np.linspace(-5.0, 80.0, 85_001)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    for kind, mean, var in (
+        ("prompt", tau_pi, sigma**2 + tau_pi**2),
+        ("delayed", tau_pi + tau_mu, sigma**2 + tau_pi**2 + tau_mu**2),
+    ):
+        p = timing.bin_probabilities(kind, edges)
+        assert p.sum() == pytest.approx(1.0, rel=1e-9, abs=0)
+        m = float(centres @ p)
+        assert m == pytest.approx(mean, rel=1e-5, abs=0)
+        v = float(((centres - m) ** 2) @ p) - (edges[1] - edges[0]) ** 2 / 12
+        assert v == pytest.approx(var, rel=1e-4, abs=0)
 
 
 # --- bad input ----------------------------------------------------------------------------
