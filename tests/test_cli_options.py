@@ -352,3 +352,13 @@ def test_ratio_map_without_form_factor_is_the_hand_ratio(cli_main):
                 {"Cs": 1, "Pb": 1, "I": 3}, enu, thr
             ) / _hand_sigma_per_nucleus({"Ge": 1}, enu, thr)
             assert out["ratio"][i][j] == pytest.approx(hand, rel=1e-5, abs=0), (enu, thr)
+
+
+def test_rate_text_shows_signal_and_background_totals(cli_main):
+    out = run_json(cli_main, "rate", CSPBI3, "--exposure", "2")
+    text = run_text(cli_main, "rate", CSPBI3, "--exposure", "2")
+    assert out["exposure_kg_yr"] == 2.0
+    assert f"CEvNS signal: {out['signal_events']:.4g} events" in text
+    assert f"background: {out['background_events']:.4g} events" in text
+    # 2 kg·yr is a fifth of the model's 10 kg·yr: counts scale exactly
+    assert out["signal_events"] == pytest.approx(156.92266 / 5, rel=1e-5, abs=0)

@@ -156,3 +156,36 @@ def test_dsigma_per_kg_shape_is_enu_by_energy():
 def test_non_positive_or_nan_energies_raise_input_error(enu, er):
     with pytest.raises(InputError):
         dsigma_dER(er, enu, GE)
+
+
+@pytest.mark.parametrize(
+    ("enu", "er", "message"),
+    [
+        (0.0, 1.0, "neutrino energy (MeV): 0 is not allowed, values must be finite and > 0"),
+        (30.0, -1.0, "recoil energy (keVnr): -1 is not allowed, values must be finite and >= 0"),
+        ([[30.0]], 1.0, "neutrino energy (MeV): expected a scalar or a 1-D array"),
+    ],
+)
+def test_bad_energies_name_the_input_and_the_rule(enu, er, message):
+    with pytest.raises(InputError) as info:
+        dsigma_dER(er, enu, GE)
+    assert str(info.value) == message
+
+
+def test_sub_MeV_neutrinos_and_zero_recoil_are_legal():
+    # E_ν > 0 and E_R >= 0 are the only rules: 0.5 MeV is a legal (reactor-like) energy.
+    values = dsigma_dER([0.0, 0.001], 0.5, GE, form_factor="none")
+    assert values.shape == (1, 2) and np.all(values > 0)
+
+
+def test_dsigma_at_exactly_the_kinematic_endpoint_is_the_closed_form():
+    # At E_R = E_max = 2E²/(M + 2E) the kinematic factor is 1 − M E_max/(2E²) = 2E/(M + 2E):
+    # allowed (not zero), the last recoil the neutrino can give.
+    m = CS.mass_GeV[0]
+    e_max = recoil_max_keVnr(30.0, m)
+    qw = weak_charge(55, 78)
+    expected = (
+        1.1663787e-5**2 * m / (4 * np.pi) * qw**2 * (0.06 / (m + 0.06)) * 0.3893794e-27 * 1e-6
+    )
+    got = dsigma_dER_isotopes(e_max, 30.0, CS, form_factor="none")[0, 0, 0]
+    assert got == pytest.approx(expected, rel=1e-9, abs=0)
