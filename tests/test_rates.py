@@ -258,3 +258,12 @@ def test_recoil_spectra_example_reports_rates_and_the_reactor_kinematic_cutoff(t
     # a 10 MeV reactor ν̄ cannot push Cs or I (A ≈ 130) above ~1.7 keVnr
     assert reactor["CsI"]["above_5_keVnr"] == 0.0 and reactor["Ge"]["above_1_keVnr"] > 0
     assert out.stat().st_size > 10_000
+
+
+def test_sum_components_selects_by_name_and_names_the_allowed_ones():
+    rates = {"prompt_nu_mu": np.array([1.0, 2.0]), "delayed_nu_e": np.array([10.0, 20.0])}
+    np.testing.assert_array_equal(sum_components(rates), [11.0, 22.0])
+    np.testing.assert_array_equal(sum_components(rates, ("delayed_nu_e",)), [10.0, 20.0])
+    with pytest.raises(InputError) as info:
+        sum_components(rates, ("prompt_nu_mu", "bogus"))
+    assert str(info.value) == "component 'bogus': allowed are prompt_nu_mu, delayed_nu_e"
