@@ -189,3 +189,29 @@ def test_dsigma_at_exactly_the_kinematic_endpoint_is_the_closed_form():
     )
     got = dsigma_dER_isotopes(e_max, 30.0, CS, form_factor="none")[0, 0, 0]
     assert got == pytest.approx(expected, rel=1e-9, abs=0)
+
+
+def test_sigma_eff_inputs_are_checked_with_messages():
+    with pytest.raises(InputError) as info:
+        sigma_eff(0.0, 1.0, GE)
+    assert str(info.value) == (
+        "neutrino energy (MeV): 0 is not allowed, values must be finite and > 0"
+    )
+    with pytest.raises(InputError) as info:
+        sigma_eff(30.0, -2.0, GE)
+    assert str(info.value) == "threshold (keVnr): -2 is not allowed, values must be finite and >= 0"
+    with pytest.raises(InputError) as info:
+        sigma_eff(30.0, 1.0, GE, per="mole")
+    assert str(info.value) == "per='mole': allowed are 'nucleus', 'kg', 'isotope'"
+
+
+def test_per_isotope_and_the_default_per_nucleus():
+    er, enu = [1.0, 4.0], [20.0, 40.0]
+    iso = dsigma_dER_isotopes(er, enu, GE)
+    np.testing.assert_array_equal(dsigma_dER(er, enu, GE, per="isotope"), iso)
+    np.testing.assert_allclose(
+        dsigma_dER(er, enu, GE), np.tensordot(GE.nuclear_fraction, iso, axes=(0, 0)), rtol=1e-14
+    )
+    np.testing.assert_array_equal(
+        sigma_eff(enu, er, GE, per="isotope").shape, (GE.n_isotopes, 2, 2)
+    )
