@@ -267,3 +267,23 @@ def test_sum_components_selects_by_name_and_names_the_allowed_ones():
     with pytest.raises(InputError) as info:
         sum_components(rates, ("prompt_nu_mu", "bogus"))
     assert str(info.value) == "component 'bogus': allowed are prompt_nu_mu, delayed_nu_e"
+
+
+def test_expected_events_accepts_zero_and_fractional_exposure_and_names_bad_input():
+    per_kg_day = total_rate(5.0, GE, SNS)[0]
+    assert expected_events(5.0, GE, SNS, mass_kg=0.0, time_days=10.0)[0] == 0.0
+    assert expected_events(5.0, GE, SNS, mass_kg=0.5, time_days=0.25)[0] == pytest.approx(
+        per_kg_day * 0.125, rel=1e-12, abs=0
+    )
+    with pytest.raises(InputError) as info:
+        expected_events(5.0, GE, SNS, mass_kg=-1.0, time_days=1.0)
+    assert str(info.value) == "mass_kg = -1.0: must be a finite number >= 0"
+    with pytest.raises(InputError) as info:
+        expected_events(5.0, GE, SNS, mass_kg=1.0, time_days=math.nan)
+    assert str(info.value) == "time_days = nan: must be a finite number >= 0"
+
+
+def test_events_per_burst_needs_a_burst_source():
+    with pytest.raises(InputError) as info:
+        events_per_burst(1.0, SNS)
+    assert str(info.value) == "source 'SNS' is not a burst (no burst_duration_s)"
