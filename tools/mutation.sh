@@ -61,8 +61,10 @@ for module in "${MODULES[@]}"; do
   done
   runner="$PY -m pytest -x -q -p no:cacheprovider -k 'not recoil_spectra and not coherent_example' ${files[*]}"
   echo "== $module: $runner" >&2
-  # mutmut 2.5 fails ("assert line") on the second of two identical source lines: tag repeats
-  # with a trailing comment in the scratch copy (behaviour unchanged; checked by compiling)
+  # mutmut 2.5 can fail ("Attribute Mutant.line is required") on a source line that occurs
+  # twice: in the scratch copy, repeated lines (mostly keyword defaults of sibling functions)
+  # are marked "# pragma: no mutate" and not mutated; the first occurrence still is
+  cp "$ROOT/cevns_fit/$module.py" "cevns_fit/$module.py"
   "$PY" - "cevns_fit/$module.py" <<'PYEOF'
 import ast
 import sys
@@ -73,7 +75,7 @@ seen = set()
 for i, line in enumerate(lines):
     text = line.rstrip("\n")
     if text.strip() and text in seen and not text.rstrip().endswith("\\"):
-        lines[i] = f"{text}  # mutmut: repeated line {i + 1}\n"
+        lines[i] = f"{text}  # pragma: no mutate\n"
     seen.add(text)
 source = "".join(lines)
 ast.parse(source)
