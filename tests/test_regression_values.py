@@ -108,3 +108,23 @@ def test_readme_exposures_for_five_sigma():
     )
     assert _agrees(cspbi3, exposure_needed(_templates("cspbi3_array"), 5.0).exposure_kg_yr)
     assert _agrees(ge, exposure_needed(_templates("ge_array"), 5.0).exposure_kg_yr)
+
+
+def test_readme_crossover_thresholds():
+    # "CsPbI3 beats Ge per kg below a threshold of 10.3 keVnr ... and per dollar below 14.4
+    # keVnr": compare's default grid (2:40:20, every 2 keVnr) interpolated log-linearly, so the
+    # two grid points around each quoted value reproduce it; nominal quenching only.
+    from cevns_fit.compare import summarize, threshold_crossover, threshold_curves
+
+    per_kg, per_dollar = _number(
+        r"beats Ge per kg below a threshold of ([\d.]+) keVnr .*? per dollar below ([\d.]+) keVnr"
+    )
+    grid = sorted(
+        {2.0 + 2.0 * ((float(x) - 2.0) // 2.0) + d for x in (per_kg, per_dollar) for d in (0, 2)}
+    )
+    challenger = load_detector_model(MODELS / "detectors" / "cspbi3_array.toml")
+    curves = threshold_curves(challenger, grid, quenching_band=False, workers=1, progress=False)
+    reference = summarize(load_detector_model(MODELS / "detectors" / "ge_array.toml"))
+    (cross,) = threshold_crossover(curves, reference)
+    assert _agrees(per_kg, cross.per_kg_threshold_keVnr), cross
+    assert _agrees(per_dollar, cross.per_dollar_threshold_keVnr), cross
