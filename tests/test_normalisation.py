@@ -18,7 +18,7 @@ from scipy.integrate import quad
 from cevns_fit.cross_section import dsigma_dER_isotopes, momentum_transfer_fm, sigma_eff
 from cevns_fit.detector import load_detector_model
 from cevns_fit.efficiency import StepEfficiency
-from cevns_fit.rates import differential_rate, total_rate
+from cevns_fit.rates import differential_rate, flux_averaged_cross_section_cm2, total_rate
 from cevns_fit.sources import load_source, make_line_source
 from cevns_fit.targets import make_target
 from cevns_fit.templates import build_templates, response_matrix
@@ -160,6 +160,22 @@ def test_sns_delayed_anti_nu_mu_rate_is_the_hand_integral_over_the_michel_spectr
         expected = 86400.0 * flux * nuclei_per_kg * spectral
         got = total_rate(thr, cs, _only(sns, "delayed_nu_mu_bar"), form_factor="none")[0]
         assert got == pytest.approx(expected, rel=1e-5, abs=0)
+
+
+def test_flux_averaged_cross_section_of_two_lines_by_hand():
+    # ⟨σ⟩ = Σ Φ_c σ(E_c) / Σ Φ_c, no threshold by default: two lines, 20 and 40 MeV, 1 : 3.
+    from dataclasses import replace
+
+    a = make_line_source(enu_MeV=20.0, flux_cm2_s=1.0e6)
+    b = make_line_source(enu_MeV=40.0, flux_cm2_s=3.0e6, flavour="nu_mu")
+    two = replace(a, components=a.components + b.components)
+    cs = make_target("Cs")
+    expected = (sigma_closed_cm2(CS, 20.0, 0.0) + 3 * sigma_closed_cm2(CS, 40.0, 0.0)) / 4
+    got = flux_averaged_cross_section_cm2(cs, two, form_factor="none")
+    assert got == pytest.approx(expected, rel=1e-6, abs=0)
+    above = flux_averaged_cross_section_cm2(cs, two, threshold_keVnr=3.0, form_factor="none")
+    expected_above = (sigma_closed_cm2(CS, 20.0, 3.0) + 3 * sigma_closed_cm2(CS, 40.0, 3.0)) / 4
+    assert above == pytest.approx(expected_above, rel=1e-6, abs=0)
 
 
 def _only(source, name):
