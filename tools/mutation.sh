@@ -15,7 +15,7 @@
 #   MUTATION_LINES_<module>  line ranges to mutate, e.g. MUTATION_LINES_fastlik=124:178,594:702
 #                      (defaults in lines_for(); empty for the whole module)
 #   PYTHON             interpreter with mutmut 2.5 installed (default: .venv/bin/python;
-#                      pip install 'mutmut==2.5.1')
+#                      pip install 'mutmut==2.5.1' whatthepatch)
 # Output: per module, killed / survived / timed out / not checked and the score
 # killed / (killed + survived + timed out); `mutmut show ID` in MUTATION_DIR shows a mutant.
 # mutmut remembers results in MUTATION_DIR/.mutmut-cache: re-running with stronger tests only
