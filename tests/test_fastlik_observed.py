@@ -148,3 +148,23 @@ def test_gradient_with_empty_bins_is_the_derivative_of_pyhf_logpdf():
         down[i] -= h
         numeric = -(fm.logpdf(up, DATA) - fm.logpdf(down, DATA)) / (2 * h)
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+def test_bounds_and_starting_point_are_pyhf_suggestions():
+    # Every modifier type (normfactor, normsys, histosys, staterror): the fast model starts
+    # where pyhf starts and stays inside pyhf's bounds (pyhf 0.7.6 suggested_init/bounds).
+    from tests.test_fastlik import random_templates
+
+    workspace = build_workspace(random_templates(5))
+    fm = FastModel.from_workspace(workspace)
+    with pyhf_backend():
+        model, _ = pyhf_model(workspace)
+        for name in model.config.par_order:
+            ours, theirs = fm.set_slices[name], model.config.par_slice(name)
+            np.testing.assert_array_equal(
+                fm.init[ours], np.asarray(model.config.suggested_init())[theirs]
+            )
+            np.testing.assert_array_equal(
+                fm.bounds[ours], np.asarray(model.config.suggested_bounds())[theirs]
+            )
+    assert set(fm.set_types.values()) == {"normfactor", "normsys", "histosys", "staterror"}
