@@ -119,10 +119,32 @@ PYEOF
     scope=(--use-patch-file "$module.scope.patch")
     echo "   lines $ranges" >&2
   fi
-  timeout "$TIMEBOX" "$PY" -m mutmut run --paths-to-mutate "cevns_fit/$module.py" \
-    "${scope[@]}" --runner "$runner" --test-time-multiplier 3 --no-progress --simple-output >"mutmut-$module.log" 2>&1 || true
-  # a time-boxed run can be stopped with a mutant in place: restore the (tagged) module
-  cp "$module.py.tagged" "cevns_fit/$module.py"
+  # mutmut 2.5 sometimes dies in its cache ("Attribute Mutant.line is required", a race between
+  # its two processes) and then hangs: watch the log, stop it, restore the module, resume
+  # (the cache keeps every finished mutant). Stop at the time-box or after 8 restarts.
+  deadline=$((SECONDS + TIMEBOX))
+  attempt=0
+  while [ "$SECONDS" -lt "$deadline" ] && [ "$attempt" -lt 8 ]; do
+    attempt=$((attempt + 1))
+    log="mutmut-$module.$attempt.log"
+    setsid "$PY" -m mutmut run --paths-to-mutate "cevns_fit/$module.py" "${scope[@]}" \
+      --runner "$runner" --test-time-multiplier 3 --no-progress --simple-output >"$log" 2>&1 &
+    pid=$!
+    crashed=0
+    while kill -0 "$pid" 2>/dev/null; do
+      sleep 5
+      if grep -q "Traceback" "$log"; then crashed=1; fi
+      if [ "$crashed" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; then
+        kill -- "-$pid" 2>/dev/null || true
+        break
+      fi
+    done
+    wait "$pid" 2>/dev/null || true
+    # a stopped run can leave a mutant in place: restore the (tagged) module
+    cp "$module.py.tagged" "cevns_fit/$module.py"
+    [ "$crashed" = 1 ] || break
+    echo "   mutmut crashed (see $log), resuming" >&2
+  done
 done
 "$PY" - "${MODULES[@]}" <<'PYEOF'
 import sqlite3
