@@ -168,3 +168,50 @@ def test_bounds_and_starting_point_are_pyhf_suggestions():
                 fm.bounds[ours], np.asarray(model.config.suggested_bounds())[theirs]
             )
     assert set(fm.set_types.values()) == {"normfactor", "normsys", "histosys", "staterror"}
+
+
+ALPHAS = np.array([-3.2, -1.5, -1.0, -0.7, 0.0, 0.4, 1.0, 1.3, 1.7, 4.0])
+
+
+def test_code4_on_a_vector_of_alphas_and_its_derivative():
+    # One call with α inside and outside [−1, 1] (the extrapolation branches), against pyhf's
+    # code4, and dg/dα against central differences of g (both sides of |α| = 1).
+    import pyhf
+
+    from cevns_fit.fastlik import _code4_coefficients, code4_factor
+
+    lo, hi = np.full(ALPHAS.size, 0.8), np.full(ALPHAS.size, 1.25)
+    coeffs = _code4_coefficients(lo, hi)
+    with pyhf_backend():
+        ref = np.asarray(pyhf.interpolators.code4([[[[0.8], [1.0], [1.25]]]])(np.array([ALPHAS])))
+    value, deriv = code4_factor(ALPHAS, lo, hi, coeffs)
+    np.testing.assert_allclose(value, ref[0, 0, :, 0], rtol=1e-12)
+    h = 1e-6  # g is C¹ at |α| = 1, so central differences hold there too
+    up = code4_factor(ALPHAS + h, lo, hi, coeffs)[0]
+    down = code4_factor(ALPHAS - h, lo, hi, coeffs)[0]
+    np.testing.assert_allclose(deriv, (up - down) / (2 * h), rtol=1e-6)
+    assert deriv[0] == pytest.approx(-(0.8**3.2) * np.log(0.8), rel=1e-12, abs=0)
+    assert deriv[-1] == pytest.approx(1.25**4.0 * np.log(1.25), rel=1e-12, abs=0)
+
+
+def test_code4p_on_several_histosys_rows_by_hand():
+    # Δ(α) = Δ⁺ α (α > 1), Δ⁻ α (α < −1), α S + A (15α² − 10α⁴ + 3α⁶) inside, S = (Δ⁺ + Δ⁻)/2,
+    # A = (Δ⁺ − Δ⁻)/16 (pyhf code4p); two rows of three bins, each row its own α.
+    from cevns_fit.fastlik import code4p_delta
+
+    up = np.array([[2.0, 1.0, 0.5], [0.3, 0.6, 0.9]])
+    dn = np.array([[1.0, 1.5, 0.2], [0.4, 0.1, 0.7]])
+    for a in ((-1.6, 0.5), (0.3, 2.2), (-0.8, -3.0)):
+        alpha = np.array(a)
+        value, deriv = code4p_delta(alpha, up, dn)
+        for row, x in enumerate(a):
+            s, asym = (up[row] + dn[row]) / 2, (up[row] - dn[row]) / 16
+            if x > 1:
+                expected, slope = up[row] * x, up[row]
+            elif x < -1:
+                expected, slope = dn[row] * x, dn[row]
+            else:
+                expected = x * s + asym * (15 * x**2 - 10 * x**4 + 3 * x**6)
+                slope = s + asym * (30 * x - 40 * x**3 + 18 * x**5)
+            np.testing.assert_allclose(value[row], expected, rtol=1e-12)
+            np.testing.assert_allclose(deriv[row], slope, rtol=1e-12)
