@@ -201,7 +201,7 @@ def test_code4p_on_several_histosys_rows_by_hand():
 
     up = np.array([[2.0, 1.0, 0.5], [0.3, 0.6, 0.9]])
     dn = np.array([[1.0, 1.5, 0.2], [0.4, 0.1, 0.7]])
-    for a in ((-1.6, 0.5), (0.3, 2.2), (-0.8, -3.0)):
+    for a in ((-1.6, 0.5), (0.3, 2.2), (-0.8, -3.0), (1.4, -1.0)):
         alpha = np.array(a)
         value, deriv = code4p_delta(alpha, up, dn)
         for row, x in enumerate(a):
