@@ -457,3 +457,55 @@ def test_unreachable_exposure_blames_the_small_signal_not_a_harmless_systematic(
     assert result.exposure_kg_yr is None
     assert result.limiting_parameter != "flux"  # a signal-only normsys cannot limit discovery
     assert "too small" in result.reason or result.limiting_parameter == "bkg_norm"
+
+
+def test_a_small_observed_excess_gives_a_small_z_not_a_floor():
+    # n = 52 on b = 50: q0 = 2 (n ln(n/b) − (n − b)) = 0.079, Z = 0.28 (well below 1)
+    s, b, n = 10.0, 50.0, 52.0
+    result = expected_significance(counting(s, b, data=n))
+    z_obs = math.sqrt(2 * (n * math.log(n / b) - (n - b)))
+    assert z_obs < 0.3
+    assert result.Z_observed == pytest.approx(z_obs, rel=1e-4, abs=0)
+
+
+def test_observed_data_must_cover_every_channel():
+    from dataclasses import replace
+
+    templates = counting(10.0, 50.0, control_tau=2.0)
+    on, off = templates.channels
+    on_only = replace(templates, channels=(replace(on, data=np.array([55.0])), off))
+    with pytest.raises(InputError) as info:
+        expected_significance(on_only)
+    assert str(info.value) == "observed data: channel(s) ['off'] have no data attached"
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("asimov", "μ = 0 fit to the Asimov data did not converge: stub"),
+        ("free", "free fit for q0 did not converge: stub"),
+        ("null", "μ = 0 fit for q0 did not converge: stub"),
+    ],
+)
+def test_a_fit_that_does_not_converge_raises_fit_failed_naming_the_fit(monkeypatch, which, message):
+    # Each of the three fits behind Z (the Asimov μ = 0 fit, and the free and μ = 0 fits to
+    # the observed count) made to fail in turn: an error naming that fit, never a number.
+    from cevns_fit.errors import FitFailedError
+    from cevns_fit.fastlik import FastFitResult, FastModel
+
+    original = FastModel.fit
+
+    def fit(self, main, aux=None, **kwargs):
+        kind = (
+            "asimov"
+            if kwargs.get("reference_nll") is not None
+            else ("null" if kwargs.get("fix") else "free")
+        )
+        if kind == which:
+            return FastFitResult(self.init.copy(), math.inf, False, 1, "stub")
+        return original(self, main, aux, **kwargs)
+
+    monkeypatch.setattr(FastModel, "fit", fit)
+    with pytest.raises(FitFailedError) as info:
+        expected_significance(counting(10.0, 50.0, data=68.0))
+    assert str(info.value) == message
