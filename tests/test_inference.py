@@ -509,3 +509,59 @@ def test_a_fit_that_does_not_converge_raises_fit_failed_naming_the_fit(monkeypat
     with pytest.raises(FitFailedError) as info:
         expected_significance(counting(10.0, 50.0, data=68.0))
     assert str(info.value) == message
+
+
+# ----------------------------------------------------------------------------- toy p-values
+def test_observed_toy_p_value_counts_ties_as_in_the_poisson_tail():
+    # One bin, b = 20: q0 rises with n above b, so P(q0 >= q0_obs) = P(N >= n_obs) including
+    # the toys that land exactly on n_obs (P(N = 27 | 20) = 0.03 of all toys).
+    s, b, n = 8.0, 20.0, 27.0
+    result = expected_significance(counting(s, b, data=n), method="toys", n_toys=3000, seed=11)
+    p_exact = poisson.sf(n - 1, b)
+    assert abs(result.p0_observed - p_exact) < 4 * math.sqrt(p_exact * (1 - p_exact) / 3000)
+    assert result.Z_observed == pytest.approx(norm.isf(result.p0_observed), rel=1e-12, abs=0)
+
+
+def test_toys_for_a_deficit_and_for_an_excess_beyond_every_toy():
+    deficit = expected_significance(counting(8.0, 20.0, data=15.0), method="toys", n_toys=50)
+    assert deficit.p0_observed == 1.0 and deficit.Z_observed == 0.0
+    # 24 on 20: q0 = 2 (24 ln 1.2 − 4) = 0.75 < 1, P(N >= 24 | 20) = 0.24: Z ≈ 0.7, not 0
+    small = expected_significance(counting(8.0, 20.0, data=24.0), method="toys", n_toys=400)
+    assert 0.15 < small.p0_observed < 0.35 and 0.0 < small.Z_observed < 1.0
+    # 60 events on 20: no background-only toy of 20 gets there, p0 < 1/n_toys is a bound
+    huge = expected_significance(counting(8.0, 20.0, data=60.0), method="toys", n_toys=20)
+    assert huge.p0_observed == pytest.approx(1 / 20, rel=1e-12, abs=0)
+    assert huge.Z_observed == pytest.approx(norm.isf(1 / 20), rel=1e-12, abs=0)
+    assert any(
+        note.startswith("observed: no background-only toy reached q0 = ")
+        and note.endswith("p0 < 0.05, so Z is a lower bound; use more toys")
+        for note in huge.notes
+    ), huge.notes
+
+
+def test_exact_method_is_refused_for_shapes_and_nuisances():
+    with pytest.raises(InputError) as info:
+        expected_significance(shape_templates(), method="exact")
+    assert str(info.value) == (
+        "method 'exact' needs a single-bin counting model without nuisance parameters"
+    )
+
+
+def test_toys_fluctuate_the_auxiliary_data_of_free_constrained_parameters_only():
+    # pyhf's model.make_pdf(pars).sample(): Gaussian auxiliary data N(θ, σ) for constrained
+    # parameters, none for free normalisations (NaN here); fixed staterror γ stay nominal.
+    from cevns_fit.inference import _sample_toys, compile_model
+
+    fm = compile_model(shape_templates(background_sys=0.2))
+    pars = fm.nominal_pars(mu=1.0)
+    mains, auxes = _sample_toys(fm, pars, 4000, np.random.default_rng(5))
+    np.testing.assert_array_equal(mains.shape, (4000, fm.n_bins))
+    free = fm.constrained & ~fm.fixed
+    assert free.any() and (~fm.constrained).any()
+    np.testing.assert_allclose(auxes[:, free].std(axis=0), fm.aux_sigma[free], rtol=0.06)
+    np.testing.assert_allclose(auxes[:, free].mean(axis=0), pars[free], atol=0.06)
+    assert np.all(np.isnan(auxes[:, ~fm.constrained]))
+    fixed = fm.constrained & fm.fixed
+    np.testing.assert_array_equal(
+        auxes[:, fixed], np.broadcast_to(pars[fixed], auxes[:, fixed].shape)
+    )
