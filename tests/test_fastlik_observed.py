@@ -173,25 +173,27 @@ def test_bounds_and_starting_point_are_pyhf_suggestions():
 ALPHAS = np.array([-3.2, -1.5, -1.0, -0.7, 0.0, 0.4, 1.0, 1.3, 1.7, 4.0])
 
 
-def test_code4_on_a_vector_of_alphas_and_its_derivative():
+@pytest.mark.parametrize(("lo_f", "hi_f"), [(0.8, 1.25), (0.5, 1.6)])
+def test_code4_on_a_vector_of_alphas_and_its_derivative(lo_f, hi_f):
     # One call with α inside and outside [−1, 1] (the extrapolation branches), against pyhf's
-    # code4, and dg/dα against central differences of g (both sides of |α| = 1).
+    # code4, and dg/dα against central differences of g (g is C¹ at |α| = 1). The asymmetric
+    # 0.5/1.6 case makes every polynomial coefficient matter (0.8/1.25 ≈ a pure exponential).
     import pyhf
 
     from cevns_fit.fastlik import _code4_coefficients, code4_factor
 
-    lo, hi = np.full(ALPHAS.size, 0.8), np.full(ALPHAS.size, 1.25)
+    lo, hi = np.full(ALPHAS.size, lo_f), np.full(ALPHAS.size, hi_f)
     coeffs = _code4_coefficients(lo, hi)
     with pyhf_backend():
-        ref = np.asarray(pyhf.interpolators.code4([[[[0.8], [1.0], [1.25]]]])(np.array([ALPHAS])))
+        ref = np.asarray(pyhf.interpolators.code4([[[[lo_f], [1.0], [hi_f]]]])(np.array([ALPHAS])))
     value, deriv = code4_factor(ALPHAS, lo, hi, coeffs)
     np.testing.assert_allclose(value, ref[0, 0, :, 0], rtol=1e-12)
-    h = 1e-6  # g is C¹ at |α| = 1, so central differences hold there too
+    h = 1e-6
     up = code4_factor(ALPHAS + h, lo, hi, coeffs)[0]
     down = code4_factor(ALPHAS - h, lo, hi, coeffs)[0]
-    np.testing.assert_allclose(deriv, (up - down) / (2 * h), rtol=1e-6)
-    assert deriv[0] == pytest.approx(-(0.8**3.2) * np.log(0.8), rel=1e-12, abs=0)
-    assert deriv[-1] == pytest.approx(1.25**4.0 * np.log(1.25), rel=1e-12, abs=0)
+    np.testing.assert_allclose(deriv, (up - down) / (2 * h), rtol=1e-8)
+    assert deriv[0] == pytest.approx(-(lo_f**3.2) * np.log(lo_f), rel=1e-12, abs=0)
+    assert deriv[-1] == pytest.approx(hi_f**4.0 * np.log(hi_f), rel=1e-12, abs=0)
 
 
 def test_code4p_on_several_histosys_rows_by_hand():
@@ -215,3 +217,23 @@ def test_code4p_on_several_histosys_rows_by_hand():
                 slope = s + asym * (30 * x - 40 * x**3 + 18 * x**5)
             np.testing.assert_allclose(value[row], expected, rtol=1e-12)
             np.testing.assert_allclose(deriv[row], slope, rtol=1e-12)
+
+
+def test_expected_rows_are_the_samples_of_pyhf():
+    # One row per (channel, sample), at a point with every modifier away from nominal: the
+    # rows add up to the expected counts per bin, and in total to pyhf's by-sample counts.
+    from tests.test_fastlik import pyhf_pars, random_point, random_templates
+
+    workspace = build_workspace(random_templates(2))
+    fm = FastModel.from_workspace(workspace)
+    pars = random_point(fm, np.random.default_rng(2))
+    rows = fm.expected_rows(pars)
+    np.testing.assert_allclose(rows.sum(axis=0), fm.expected_main(pars), rtol=1e-12)
+    with pyhf_backend():
+        model, _ = pyhf_model(workspace)
+        by_sample = np.asarray(
+            model.main_model.expected_data(pyhf_pars(fm, model, pars), return_by_sample=True)
+        )
+    # pyhf groups a sample's rows across channels: compare the grand totals
+    assert rows.sum() == pytest.approx(float(by_sample.sum()), rel=1e-12, abs=0)
+    assert rows.shape == (4, fm.n_bins)  # (main: cevns, steady_state, neutrons; control: 1)
