@@ -237,3 +237,21 @@ def test_expected_rows_are_the_samples_of_pyhf():
     # pyhf groups a sample's rows across channels: compare the grand totals
     assert rows.sum() == pytest.approx(float(by_sample.sum()), rel=1e-12, abs=0)
     assert rows.shape == (4, fm.n_bins)  # (main: cevns, steady_state, neutrons; control: 1)
+
+
+def test_nll_and_gradient_with_single_counts_in_bins_expecting_less_than_one():
+    # Bins expecting 0.2 + 3μ and 0.2 + 2μ events hold one event each (μ = 0.1: λ < 1): a
+    # legal point (finite −ln L), and ∂(−ln L)/∂λ = 1 − n/λ there, checked by differences.
+    fm = FastModel.from_workspace(build_workspace(templates_with_gaps(floor=0.2)))
+    data = np.array([41.0, 31.0, 23.0, 24.0, 0.0, 15.0, 1.0, 1.0])
+    pars = fm.nominal_pars(mu=0.1)
+    assert np.all(fm.expected_main(pars)[6:] < 1.0)
+    nll, grad = fm.nll_and_grad(pars, data, fm.aux_nominal)
+    assert np.isfinite(nll)
+    for i in np.flatnonzero(~fm.fixed):
+        h = 1e-7
+        up, down = pars.copy(), pars.copy()
+        up[i] += h
+        down[i] -= h
+        numeric = -(fm.logpdf(up, data) - fm.logpdf(down, data)) / (2 * h)
+        assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
