@@ -565,3 +565,38 @@ def test_toys_fluctuate_the_auxiliary_data_of_free_constrained_parameters_only()
     np.testing.assert_array_equal(
         auxes[:, fixed], np.broadcast_to(pars[fixed], auxes[:, fixed].shape)
     )
+
+
+# ----------------------------------------------------------------------------- argument rules
+def test_impacts_at_an_exposure_and_its_validation():
+    templates = shape_templates(background_sys=0.2)
+    half = significance_impacts(templates, exposure_kg_yr=0.5)
+    assert half.exposure_kg_yr == 0.5
+    assert half.Z_expected == pytest.approx(
+        expected_significance(templates.scaled_to(0.5)).Z_expected, rel=1e-9, abs=0
+    )
+    for bad in (0.0, -1.0, math.inf, "2"):
+        with pytest.raises(InputError) as info:
+            significance_impacts(templates, exposure_kg_yr=bad)
+        assert str(info.value) == f"exposure must be a positive number of kg·yr, got {bad!r}"
+
+
+def test_exposure_needed_defaults_to_five_sigma_and_accepts_any_positive_sigma():
+    templates = shape_templates()
+    assert exposure_needed(templates).sigma == 5.0
+    assert exposure_needed(templates).exposure_kg_yr == pytest.approx(
+        exposure_needed(templates, 5.0).exposure_kg_yr, rel=1e-12, abs=0
+    )
+    low = exposure_needed(templates, 0.5, systematics=False)
+    z1 = expected_significance(templates, systematics=False).Z_expected
+    # Z_A² ∝ exposure without systematics (a free background normalisation scales too)
+    assert low.exposure_kg_yr == pytest.approx((0.5 / z1) ** 2, rel=1e-3, abs=0)
+    for bad in (0.0, -3.0, math.nan):
+        with pytest.raises(InputError) as info:
+            exposure_needed(templates, bad)
+        assert str(info.value) == f"sigma must be a positive number, got {bad!r}"
+
+
+def test_exact_method_notes_the_median_count():
+    result = expected_significance(counting(3.0, 0.5), method="exact")
+    assert "median signal-plus-background count n = 3" in result.notes
