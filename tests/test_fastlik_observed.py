@@ -20,7 +20,9 @@ from cevns_fit.templates import AnalysisTemplates, Channel, Sample
 SIGNAL = np.array([1.0, 2.0, 4.0, 12.0, 2.0, 14.0, 3.0, 2.0])
 
 
-def templates_with_gaps(scale: float = 1.0, floor: float = 0.0) -> AnalysisTemplates:
+def templates_with_gaps(
+    scale: float = 1.0, floor: float = 0.0, stat: bool = False
+) -> AnalysisTemplates:
     """Eight bins: a peaked signal, background falling to ``floor`` (zero: background-free) in
     the two highest bins, with a flux normsys, a quenching histosys and a background normsys."""
     sig = scale * SIGNAL
@@ -32,6 +34,7 @@ def templates_with_gaps(scale: float = 1.0, floor: float = 0.0) -> AnalysisTempl
             norm_factor="mu",
             norm_sys={"flux": 0.1},
             shape_sys={"quenching": (0.9 * sig, 1.1 * sig)},
+            stat_error=0.05 * sig if stat else None,
         ),
         Sample("steady_state", bkg, norm_sys={"steady_state_norm": 0.1}),
     )
@@ -105,9 +108,18 @@ def _q0_plain(workspace: dict, data: np.ndarray) -> float:
     ids=["empty-bins", "large-counts"],
 )
 def test_observed_q0_fast_equals_plain_pyhf(scale, floor, data):
+    _check_q0(build_workspace(templates_with_gaps(scale, floor)), data)
+
+
+def test_observed_q0_with_single_counts_and_staterror_equals_plain_pyhf():
+    # bins holding one event each (0 < λ < 1 possible) and staterror γ with auxiliary data 1
+    data = np.array([41.0, 31.0, 23.0, 24.0, 1.0, 15.0, 1.0, 1.0])
+    _check_q0(build_workspace(templates_with_gaps(1.0, 0.2, stat=True)), data)
+
+
+def _check_q0(workspace, data):
     # q0 on observed data straight from the two likelihoods (the Asimov Z of this model is
     # infinite: at μ = 0 the background-free bins cannot hold the Asimov signal counts).
-    workspace = build_workspace(templates_with_gaps(scale, floor))
     q0_fast = _q0_fast(FastModel.from_workspace(workspace), data)
     q0_plain = _q0_plain(workspace, data)
     assert q0_fast > 1.0  # a real excess, not a q0 = 0 coincidence
@@ -255,3 +267,21 @@ def test_nll_and_gradient_with_single_counts_in_bins_expecting_less_than_one():
         down[i] -= h
         numeric = -(fm.logpdf(up, data) - fm.logpdf(down, data)) / (2 * h)
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+def test_fisher_diagonal_is_the_curvature_of_minus_ln_l_on_asimov_data():
+    # On Asimov data n = λ(θ) the Hessian of −ln L at θ is Σ_b (∂λ_b/∂θ)²/λ_b + 1/σ²: the
+    # expected Fisher information that preconditions L-BFGS-B. Central second differences.
+    fm = FastModel.from_workspace(build_workspace(templates_with_gaps(floor=0.2, stat=True)))
+    pars = fm.nominal_pars(mu=1.0)
+    main, aux = fm.expected_main(pars), np.where(fm.constrained, pars, np.nan)
+    aux = np.where(fm.constrained, aux, fm.aux_nominal)
+    fisher = fm.fisher_diagonal(pars)
+    for i in np.flatnonzero(~fm.fixed):
+        h = 1e-4
+        up, down = pars.copy(), pars.copy()
+        up[i] += h
+        down[i] -= h
+        nll = [fm.nll_and_grad(p, main, aux)[0] for p in (up, pars, down)]
+        second = (nll[0] - 2 * nll[1] + nll[2]) / h**2
+        assert fisher[i] == pytest.approx(second, rel=1e-4, abs=0), fm.par_labels[i]
