@@ -600,3 +600,17 @@ def test_exposure_needed_defaults_to_five_sigma_and_accepts_any_positive_sigma()
 def test_exact_method_notes_the_median_count():
     result = expected_significance(counting(3.0, 0.5), method="exact")
     assert "median signal-plus-background count n = 3" in result.notes
+
+
+def test_exact_observed_and_expected_significance_are_poisson_tails():
+    # One bin, b = 20, n = 31: p0 = P(N >= 31 | 20); a deficit gives Z = 0, not a negative Z.
+    result = expected_significance(counting(8.0, 20.0, data=31.0), method="exact")
+    assert result.p0_observed == pytest.approx(poisson.sf(30, 20.0), rel=1e-12, abs=0)
+    assert result.Z_observed == pytest.approx(norm.isf(poisson.sf(30, 20.0)), rel=1e-12, abs=0)
+    deficit = expected_significance(counting(8.0, 20.0, data=12.0), method="exact")
+    assert deficit.p0_observed == pytest.approx(poisson.sf(11, 20.0), rel=1e-12, abs=0)
+    assert deficit.Z_observed == 0.0
+    # a weak signal: median n = 5 on b = 5, p0 = P(N >= 5 | 5) = 0.56 > 0.5, so Z = 0
+    weak = expected_significance(counting(0.3, 5.0), method="exact")
+    assert weak.p0_expected == pytest.approx(poisson.sf(4, 5.0), rel=1e-12, abs=0)
+    assert weak.Z_expected == 0.0
