@@ -614,3 +614,6 @@ def test_exact_observed_and_expected_significance_are_poisson_tails():
     weak = expected_significance(counting(0.3, 5.0), method="exact")
     assert weak.p0_expected == pytest.approx(poisson.sf(4, 5.0), rel=1e-12, abs=0)
     assert weak.Z_expected == 0.0
+    # without data there is no observed significance at all
+    assert weak.Z_observed is None and weak.p0_observed is None
+    assert "Z_observed" not in weak.to_dict()
