@@ -1,4 +1,13 @@
-"""Shared fixtures: run the CLI in-process or as a subprocess, and locate shipped models."""
+"""Shared fixtures: run the CLI in-process or as a subprocess, and locate shipped models.
+
+Tolerances (enforced by tests/test_tolerances_are_relative.py): every ``pytest.approx`` passes
+``abs=`` and every ``np.allclose``/``np.isclose`` passes ``atol=``. Their defaults (1e-12 and
+1e-8) are larger than a cross-section in cm² or a rate per nucleus, so a defaulted comparison
+cannot fail: ``0.0 == pytest.approx(2.07e-38, rel=2e-3)`` is True. Write
+``pytest.approx(x, rel=r, abs=0)`` (or compare ratios) for physical quantities; note that
+``approx(x, abs=a)`` without ``rel=`` drops the relative tolerance entirely.
+``np.testing.assert_allclose`` already defaults to ``atol=0``.
+"""
 
 from __future__ import annotations
 
@@ -57,3 +66,21 @@ def assert_clean_input_error(code: int, out: str, err: str, *needles: str) -> No
     assert len(lines) == 1, err
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def cli_main(capsys):
+    """Run ``cevns_fit.cli.main(ARGS)`` in this process (no interpreter start-up, ~10× faster
+    than :func:`run_cli`); returns (exit code, stdout, stderr)."""
+    from cevns_fit.cli import main
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's --version, --help and usage errors
+            code = exc.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return _run

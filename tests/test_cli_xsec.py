@@ -1,9 +1,11 @@
-"""The xsec and ratio-map commands honour the CLI/JSON contract (DESIGN.md §3)."""
+"""The xsec and ratio-map commands honour the CLI/JSON contract (README, "Commands")."""
 
 import json
 
 import pytest
 
+from cevns_fit.cross_section import sigma_eff
+from cevns_fit.targets import make_target
 from tests.conftest import assert_clean_input_error
 
 
@@ -19,7 +21,7 @@ def test_xsec_json_has_the_contract_keys(cli_json):
     ):
         assert key in out
     assert out["sigma_eff_cm2_per_kg"] == pytest.approx(
-        out["sigma_eff_cm2_per_nucleus"] * out["nuclei_per_kg"], rel=1e-9
+        out["sigma_eff_cm2_per_nucleus"] * out["nuclei_per_kg"], rel=1e-9, abs=0
     )
     # the lightest nucleus (127I) recoils furthest: 2E²/(M+2E) ≈ 15.2 keVnr at 30 MeV
     assert out["recoil_max_keVnr"] == pytest.approx(15.22, abs=0.01)
@@ -50,8 +52,12 @@ def test_ratio_map_json_is_enu_by_threshold_and_writes_figures(cli_json, tmp_pat
     )
     assert len(out["ratio"]) == 5 and len(out["ratio"][0]) == 3
     assert out["enu_MeV"] == [10, 20, 30, 40, 50]
-    # zero threshold: the per-nucleus ratio is ≈ the Q_W² ratio (PHYSICS.md §4: 4.2–4.7)
-    assert 4.0 < out["ratio"][2][0] < 4.7
+    # zero threshold, 30 MeV: the per-nucleus σ_eff ratio (≈ the Q_W² ratio at q → 0:
+    # 4.2–4.7), the same number the library gives point by point
+    a, g = make_target("CsPbI3"), make_target("Ge")
+    expected = sigma_eff(30.0, 0.0, a)[0, 0] / sigma_eff(30.0, 0.0, g)[0, 0]
+    assert out["ratio"][2][0] == pytest.approx(expected, rel=1e-9, abs=0)
+    assert 4.2 < expected < 4.7
     # 20 keVnr at 10 MeV is above every CsPbI3 recoil: the seed's convention is a ratio of 0
     assert out["ratio"][0][2] == 0.0
     assert fig4.stat().st_size > 10_000 and fig3.stat().st_size > 10_000

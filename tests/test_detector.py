@@ -29,46 +29,66 @@ def coherent():
 def test_cspbi3_array_bookkeeping_follows_the_seed(cspbi3):
     # Seed: 1 g sensors -> O(10^4) channels; 75 $/kg material (assumption-labelled cost).
     assert cspbi3.n_sensors == 10_000 and cspbi3.channels == 10_000
-    assert cspbi3.mass_kg == pytest.approx(10.0)
-    assert cspbi3.exposure_kg_yr == pytest.approx(10.0)
-    assert cspbi3.cost_usd == pytest.approx(75.0 * 10.0 + 20.0 * 10_000)
+    assert cspbi3.mass_kg == pytest.approx(10.0, rel=1e-6, abs=0)
+    assert cspbi3.exposure_kg_yr == pytest.approx(10.0, rel=1e-6, abs=0)
+    assert cspbi3.cost_usd == pytest.approx(75.0 * 10.0 + 20.0 * 10_000, rel=1e-6, abs=0)
     assert cspbi3.cost.note.startswith("assumption")
     # 4.3 keVee at Q = 0.3 is the seed's ≈ 15 keVnr (14.3).
-    assert cspbi3.threshold_keVnr == pytest.approx(4.3 / 0.3, rel=1e-3)
+    assert cspbi3.threshold_keVnr == pytest.approx(4.3 / 0.3, rel=1e-3, abs=0)
 
 
 def test_coherent_exposure_converts_to_the_release_protons_on_target(coherent):
     # Release README: 7.47594 GW·hr at 1 GeV ≈ 1.68e23 POT; E / P live hours at 1.4 MW.
-    assert protons_on_target(7.47594, 1.0) == pytest.approx(1.68e23, rel=2e-3)
-    assert coherent.protons_on_target == pytest.approx(protons_on_target(7.47594, 1.0), rel=1e-9)
-    assert coherent.live_days * 24 == pytest.approx(7.47594e3 / 1.4, rel=1e-9)
-    assert coherent.mass_kg == pytest.approx(14.6)
-    assert coherent.quenching.value == pytest.approx(0.0878)
-    assert coherent.gain == pytest.approx(13.348)
+    assert protons_on_target(7.47594, 1.0) == pytest.approx(1.68e23, rel=2e-3, abs=0)
+    assert coherent.protons_on_target == pytest.approx(
+        protons_on_target(7.47594, 1.0), rel=1e-9, abs=0
+    )
+    assert coherent.live_days * 24 == pytest.approx(7.47594e3 / 1.4, rel=1e-9, abs=0)
+    assert coherent.mass_kg == pytest.approx(14.6, rel=1e-6, abs=0)
+    assert coherent.quenching.value == pytest.approx(0.0878, rel=1e-6, abs=0)
+    assert coherent.gain == pytest.approx(13.348, rel=1e-6, abs=0)
 
 
 def test_ge_array_uses_lindhard_germanium():
     ge = load_detector_model(DETECTORS / "ge_array.toml")
-    assert ge.quenching.k == pytest.approx(0.157) and ge.quenching.Z == 32
-    assert ge.mass_kg == pytest.approx(8 * 2.2)
-    # 1.5 keVee of Ge is ~6.8 keVnr with Lindhard k = 0.157.
-    assert 6.0 < ge.threshold_keVnr < 7.5
+    assert ge.quenching.k == pytest.approx(0.157, rel=1e-6, abs=0) and ge.quenching.Z == 32
+    assert ge.mass_kg == pytest.approx(8 * 2.2, rel=1e-6, abs=0)
+    # 1.5 keVee of Ge is the recoil E with Y(E) E = 1.5, Lindhard (k = 0.157, Z = 32):
+    # ε = 11.5 E Z^(−7/3), g = 3ε^0.15 + 0.7ε^0.6 + ε, Y = k g/(1 + k g); solved by hand.
+    from scipy.optimize import brentq
+
+    def keVee(e):
+        eps = 11.5 * e * 32 ** (-7 / 3)
+        g = 3 * eps**0.15 + 0.7 * eps**0.6 + eps
+        return e * 0.157 * g / (1 + 0.157 * g)
+
+    expected = brentq(lambda e: keVee(e) - 1.5, 1.0, 20.0, xtol=1e-12)
+    assert ge.threshold_keVnr == pytest.approx(expected, rel=1e-6, abs=0)
+    assert 6.0 < expected < 7.5
 
 
 def test_overrides_for_scans(cspbi3):
     m = cspbi3.with_overrides(threshold_keVnr=20.0)
-    assert m.threshold_keVnr == pytest.approx(20.0, rel=1e-3)
-    assert m.threshold == pytest.approx(0.3 * 20.0)
+    assert m.threshold_keVnr == pytest.approx(20.0, rel=1e-3, abs=0)
+    assert m.threshold == pytest.approx(0.3 * 20.0, rel=1e-6, abs=0)
     m = cspbi3.with_overrides(mass_kg=2.5)
-    assert m.n_sensors == 2500 and m.exposure_kg_yr == pytest.approx(2.5)
+    assert m.n_sensors == 2500 and m.exposure_kg_yr == pytest.approx(2.5, rel=1e-6, abs=0)
     m = cspbi3.with_overrides(exposure_kg_yr=30.0)
-    assert m.mass_kg == pytest.approx(10.0) and m.live_time_yr == pytest.approx(3.0)
+    assert m.mass_kg == pytest.approx(10.0, rel=1e-6, abs=0) and m.live_time_yr == pytest.approx(
+        3.0, rel=1e-6, abs=0
+    )
     m = cspbi3.with_overrides(quenching=0.2)
-    assert m.quenching.value == pytest.approx(0.2)
-    assert m.quenching.sigma == pytest.approx(0.2 / 3.0)  # keeps the relative 1σ (0.1/0.3)
-    assert m.threshold == pytest.approx(cspbi3.threshold)  # the keVee cut does not move
+    assert m.quenching.value == pytest.approx(0.2, rel=1e-6, abs=0)
+    assert m.quenching.sigma == pytest.approx(
+        0.2 / 3.0, rel=1e-6, abs=0
+    )  # keeps the relative 1σ (0.1/0.3)
+    assert m.threshold == pytest.approx(
+        cspbi3.threshold, rel=1e-6, abs=0
+    )  # the keVee cut does not move
     m = cspbi3.with_overrides(background_scale=0.5)
-    assert m.backgrounds[0].density[0] == pytest.approx(0.5 * cspbi3.backgrounds[0].density[0])
+    assert m.backgrounds[0].density[0] == pytest.approx(
+        0.5 * cspbi3.backgrounds[0].density[0], rel=1e-6, abs=0
+    )
     with pytest.raises(InputError, match="mass_kg"):
         cspbi3.with_overrides(mass_kg=-1.0)
 
@@ -151,7 +171,8 @@ def test_rate_cli_bad_model_exits_2_with_one_line(tmp_path, capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "bad.toml" in lines[0]
-    emit(None, args)
+    emit(None, args)  # nothing to print after an error: stdout stays empty
+    assert capsys.readouterr().out == ""
 
 
 def test_model_to_dict_is_json_ready(cspbi3):

@@ -1,7 +1,8 @@
 """Discovery significance, exposure needed and CLs limits against closed forms and plain pyhf.
 
 References: Cowan et al., EPJC 71:1554 (2011) (Z_A with and without background uncertainty,
-PHYSICS.md §7), the exact Poisson tail for single-bin counting, and pyhf 0.7.6 itself.
+Eq. 97, and Cowan's note "Discovery sensitivity for a counting experiment with background
+uncertainty", 2012), the exact Poisson tail for single-bin counting, and pyhf 0.7.6 itself.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ def shape_templates(scale: float = 1.0, *, background_sys: float = 0.0) -> Analy
 @pytest.mark.parametrize("s, b", [(10.0, 50.0), (5.0, 100.0), (30.0, 10.0)])
 def test_single_bin_reproduces_cowan_za_without_background_uncertainty(s, b):
     result = expected_significance(counting(s, b))
-    assert result.Z_expected == pytest.approx(cowan_za(s, b), rel=1e-3)
-    assert result.p0_expected == pytest.approx(norm.sf(result.Z_expected))
+    assert result.Z_expected == pytest.approx(cowan_za(s, b), rel=1e-3, abs=0)
+    assert result.p0_expected == pytest.approx(norm.sf(result.Z_expected), rel=1e-6, abs=0)
     assert result.method == "asymptotic"
 
 
@@ -131,7 +132,7 @@ def test_single_bin_reproduces_cowan_za_without_background_uncertainty(s, b):
 def test_on_off_counting_reproduces_cowan_za_with_background_uncertainty(s, b, sigma_b):
     """σ_b from an off measurement with τ = b/σ_b² (the model behind Cowan's formula)."""
     result = expected_significance(counting(s, b, control_tau=b / sigma_b**2))
-    assert result.Z_expected == pytest.approx(cowan_za_sigma_b(s, b, sigma_b), rel=1e-3)
+    assert result.Z_expected == pytest.approx(cowan_za_sigma_b(s, b, sigma_b), rel=1e-3, abs=0)
     # and the background uncertainty costs significance
     assert result.Z_expected < cowan_za(s, b)
 
@@ -140,7 +141,7 @@ def test_observed_significance_of_a_count_is_the_closed_form():
     s, b, n = 10.0, 50.0, 68.0
     result = expected_significance(counting(s, b, data=n))
     z_obs = math.sqrt(2 * (n * math.log(n / b) - (n - b)))
-    assert result.Z_observed == pytest.approx(z_obs, rel=1e-4)
+    assert result.Z_observed == pytest.approx(z_obs, rel=1e-4, abs=0)
     assert expected_significance(counting(s, b, data=40.0)).Z_observed == 0.0  # deficit: q0 = 0
 
 
@@ -154,8 +155,8 @@ def test_fast_and_plain_pyhf_give_the_same_z():
     templates = templates.with_data(data)
     fast = expected_significance(templates)
     plain = expected_significance(templates, fast=False)
-    assert fast.Z_expected == pytest.approx(plain.Z_expected, rel=1e-3)
-    assert fast.Z_observed == pytest.approx(plain.Z_observed, rel=1e-3)
+    assert fast.Z_expected == pytest.approx(plain.Z_expected, rel=1e-3, abs=0)
+    assert fast.Z_observed == pytest.approx(plain.Z_observed, rel=1e-3, abs=0)
 
 
 def test_exported_workspace_gives_the_same_z_in_plain_pyhf():
@@ -176,7 +177,7 @@ def test_exported_workspace_gives_the_same_z_in_plain_pyhf():
             model.config.suggested_fixed(),
         )
     assert expected_significance(templates).Z_expected == pytest.approx(
-        math.sqrt(float(q0)), rel=1e-3
+        math.sqrt(float(q0)), rel=1e-3, abs=0
     )
 
 
@@ -186,8 +187,8 @@ def test_z_grows_as_sqrt_exposure_without_systematics():
     z1 = expected_significance(templates, systematics=False).Z_expected
     z4 = expected_significance(templates.scaled_to(4.0), systematics=False).Z_expected
     z100 = expected_significance(templates.scaled_to(100.0), systematics=False).Z_expected
-    assert z4 / z1 == pytest.approx(2.0, rel=1e-4)
-    assert z100 / z1 == pytest.approx(10.0, rel=1e-4)
+    assert z4 / z1 == pytest.approx(2.0, rel=1e-4, abs=0)
+    assert z100 / z1 == pytest.approx(10.0, rel=1e-4, abs=0)
 
 
 @pytest.mark.parametrize("systematics", [True, False])
@@ -198,7 +199,7 @@ def test_exposure_significance_round_trip(sigma, systematics):
     assert solved.reason is None
     assert solved.n_fits <= 12
     at = expected_significance(templates.scaled_to(solved.exposure_kg_yr), systematics=systematics)
-    assert at.Z_expected == pytest.approx(sigma, rel=1e-3)
+    assert at.Z_expected == pytest.approx(sigma, rel=1e-3, abs=0)
 
 
 def test_stat_only_exposure_follows_the_sqrt_law():
@@ -206,7 +207,7 @@ def test_stat_only_exposure_follows_the_sqrt_law():
     z_ref = expected_significance(templates, systematics=False).Z_expected
     solved = exposure_needed(templates, 5.0, systematics=False)
     assert solved.exposure_kg_yr == pytest.approx(
-        templates.exposure_kg_yr * (5.0 / z_ref) ** 2, rel=1e-4
+        templates.exposure_kg_yr * (5.0 / z_ref) ** 2, rel=1e-4, abs=0
     )
 
 
@@ -225,7 +226,7 @@ def test_impacts_rank_the_costliest_nuisance_and_stat_only_matches():
     templates = shape_templates(background_sys=0.3)
     impacts = significance_impacts(templates)
     stat = expected_significance(templates, systematics=False).Z_expected
-    assert impacts.Z_stat_only == pytest.approx(stat, rel=1e-6)
+    assert impacts.Z_stat_only == pytest.approx(stat, rel=1e-6, abs=0)
     assert impacts.Z_expected <= impacts.Z_stat_only
     deltas = [i.delta_Z for i in impacts.impacts]
     assert deltas == sorted(deltas, reverse=True)
@@ -258,13 +259,13 @@ def test_low_counts_use_toys_or_exact_poisson_and_asymptotics_overstate():
     exact_p0 = poisson.sf(2, 0.5)
     auto = expected_significance(templates, method="auto")
     assert auto.method == "exact"
-    assert auto.p0_expected == pytest.approx(exact_p0, rel=1e-12)
-    assert auto.Z_expected == pytest.approx(norm.isf(exact_p0), rel=1e-12)
+    assert auto.p0_expected == pytest.approx(exact_p0, rel=1e-12, abs=0)
+    assert auto.Z_expected == pytest.approx(norm.isf(exact_p0), rel=1e-12, abs=0)
     asym = expected_significance(templates)
     assert asym.Z_expected > auto.Z_expected + 0.15
     assert any("toys" in note for note in asym.notes)
     toys = expected_significance(templates, method="toys", n_toys=3000, seed=3)
-    assert toys.p0_expected == pytest.approx(exact_p0, rel=0.3)
+    assert toys.p0_expected == pytest.approx(exact_p0, rel=0.3, abs=0)
 
 
 def test_auto_chooses_toys_for_low_count_shape_models():
@@ -280,8 +281,8 @@ def test_expected_cls_limit_single_bin_closed_form():
     result = upper_limit(counting(s, b), cl)
     target = norm.isf((1 - cl) / 2)
     mu = brentq(lambda m: math.sqrt(2 * (m * s - b * math.log(1 + m * s / b))) - target, 1e-6, 100)
-    assert result.mu_upper_expected == pytest.approx(mu, rel=1e-4)
-    assert result.signal_events_upper_expected == pytest.approx(mu * s, rel=1e-4)
+    assert result.mu_upper_expected == pytest.approx(mu, rel=1e-4, abs=0)
+    assert result.signal_events_upper_expected == pytest.approx(mu * s, rel=1e-4, abs=0)
     band = result.mu_upper_expected_band
     assert band["-2"] < band["-1"] < band["0"] < band["1"] < band["2"]
 
@@ -304,9 +305,9 @@ def test_cls_limits_equal_pyhf_hypotest():
                 test_stat="qtilde",
                 return_expected_set=True,
             )
-            assert float(expected[index]) == pytest.approx(0.05, rel=2e-3)
+            assert float(expected[index]) == pytest.approx(0.05, rel=2e-3, abs=0)
         cls_obs = pyhf.infer.hypotest(result.mu_upper_observed, data, model, test_stat="qtilde")
-        assert float(cls_obs) == pytest.approx(0.05, rel=2e-3)
+        assert float(cls_obs) == pytest.approx(0.05, rel=2e-3, abs=0)
 
 
 # ----------------------------------------------------------------------------- edges
@@ -390,7 +391,7 @@ def test_cli_significance_exposure_limit_keys(cli, fake_model, tmp_path):
     sig = cli("significance", str(fake_model), "--exposure", "2")
     assert {"Z_expected", "p0_expected", "method"} <= set(sig)
     assert sig["Z_expected"] == pytest.approx(
-        expected_significance(shape_templates(2.0)).Z_expected
+        expected_significance(shape_templates(2.0)).Z_expected, rel=1e-6, abs=0
     )
     exp = cli("exposure", str(fake_model), "--sigma", "3")
     assert {"exposure_kg_yr", "sigma"} <= set(exp) and exp["sigma"] == 3.0
@@ -435,7 +436,7 @@ def test_fast_and_plain_pyhf_agree_on_shipped_models(path):
     for systematics in (True, False):
         fast = expected_significance(templates, systematics=systematics)
         plain = expected_significance(templates, systematics=systematics, fast=False)
-        assert fast.Z_expected == pytest.approx(plain.Z_expected, rel=1e-3)
+        assert fast.Z_expected == pytest.approx(plain.Z_expected, rel=1e-3, abs=0)
 
 
 def _tiny_signal_templates():
@@ -458,3 +459,163 @@ def test_unreachable_exposure_blames_the_small_signal_not_a_harmless_systematic(
     assert result.exposure_kg_yr is None
     assert result.limiting_parameter != "flux"  # a signal-only normsys cannot limit discovery
     assert "too small" in result.reason or result.limiting_parameter == "bkg_norm"
+
+
+def test_a_small_observed_excess_gives_a_small_z_not_a_floor():
+    # n = 52 on b = 50: q0 = 2 (n ln(n/b) − (n − b)) = 0.079, Z = 0.28 (well below 1)
+    s, b, n = 10.0, 50.0, 52.0
+    result = expected_significance(counting(s, b, data=n))
+    z_obs = math.sqrt(2 * (n * math.log(n / b) - (n - b)))
+    assert z_obs < 0.3
+    assert result.Z_observed == pytest.approx(z_obs, rel=1e-4, abs=0)
+
+
+def test_observed_data_must_cover_every_channel():
+    from dataclasses import replace
+
+    templates = counting(10.0, 50.0, control_tau=2.0)
+    on, off = templates.channels
+    on_only = replace(templates, channels=(replace(on, data=np.array([55.0])), off))
+    with pytest.raises(InputError) as info:
+        expected_significance(on_only)
+    assert str(info.value) == "observed data: channel(s) ['off'] have no data attached"
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("asimov", "μ = 0 fit to the Asimov data did not converge: stub"),
+        ("free", "free fit for q0 did not converge: stub"),
+        ("null", "μ = 0 fit for q0 did not converge: stub"),
+    ],
+)
+def test_a_fit_that_does_not_converge_raises_fit_failed_naming_the_fit(monkeypatch, which, message):
+    # Each of the three fits behind Z (the Asimov μ = 0 fit, and the free and μ = 0 fits to
+    # the observed count) made to fail in turn: an error naming that fit, never a number.
+    from cevns_fit.errors import FitFailedError
+    from cevns_fit.fastlik import FastFitResult, FastModel
+
+    original = FastModel.fit
+
+    def fit(self, main, aux=None, **kwargs):
+        kind = (
+            "asimov"
+            if kwargs.get("reference_nll") is not None
+            else ("null" if kwargs.get("fix") else "free")
+        )
+        if kind == which:
+            return FastFitResult(self.init.copy(), math.inf, False, 1, "stub")
+        return original(self, main, aux, **kwargs)
+
+    monkeypatch.setattr(FastModel, "fit", fit)
+    with pytest.raises(FitFailedError) as info:
+        expected_significance(counting(10.0, 50.0, data=68.0))
+    assert str(info.value) == message
+
+
+# ----------------------------------------------------------------------------- toy p-values
+def test_observed_toy_p_value_counts_ties_as_in_the_poisson_tail():
+    # One bin, b = 20: q0 rises with n above b, so P(q0 >= q0_obs) = P(N >= n_obs) including
+    # the toys that land exactly on n_obs (P(N = 27 | 20) = 0.03 of all toys).
+    s, b, n = 8.0, 20.0, 27.0
+    result = expected_significance(counting(s, b, data=n), method="toys", n_toys=3000, seed=11)
+    p_exact = poisson.sf(n - 1, b)
+    assert abs(result.p0_observed - p_exact) < 4 * math.sqrt(p_exact * (1 - p_exact) / 3000)
+    assert result.Z_observed == pytest.approx(norm.isf(result.p0_observed), rel=1e-12, abs=0)
+
+
+def test_toys_for_a_deficit_and_for_an_excess_beyond_every_toy():
+    deficit = expected_significance(counting(8.0, 20.0, data=15.0), method="toys", n_toys=50)
+    assert deficit.p0_observed == 1.0 and deficit.Z_observed == 0.0
+    # 24 on 20: q0 = 2 (24 ln 1.2 − 4) = 0.75 < 1, P(N >= 24 | 20) = 0.24: Z ≈ 0.7, not 0
+    small = expected_significance(counting(8.0, 20.0, data=24.0), method="toys", n_toys=400)
+    assert 0.15 < small.p0_observed < 0.35 and 0.0 < small.Z_observed < 1.0
+    # 60 events on 20: no background-only toy of 20 gets there, p0 < 1/n_toys is a bound
+    huge = expected_significance(counting(8.0, 20.0, data=60.0), method="toys", n_toys=20)
+    assert huge.p0_observed == pytest.approx(1 / 20, rel=1e-12, abs=0)
+    assert huge.Z_observed == pytest.approx(norm.isf(1 / 20), rel=1e-12, abs=0)
+    assert any(
+        note.startswith("observed: no background-only toy reached q0 = ")
+        and note.endswith("p0 < 0.05, so Z is a lower bound; use more toys")
+        for note in huge.notes
+    ), huge.notes
+
+
+def test_exact_method_is_refused_for_shapes_and_nuisances():
+    with pytest.raises(InputError) as info:
+        expected_significance(shape_templates(), method="exact")
+    assert str(info.value) == (
+        "method 'exact' needs a single-bin counting model without nuisance parameters"
+    )
+
+
+def test_toys_fluctuate_the_auxiliary_data_of_free_constrained_parameters_only():
+    # pyhf's model.make_pdf(pars).sample(): Gaussian auxiliary data N(θ, σ) for constrained
+    # parameters, none for free normalisations (NaN here); fixed staterror γ stay nominal.
+    from cevns_fit.inference import _sample_toys, compile_model
+
+    fm = compile_model(shape_templates(background_sys=0.2))
+    pars = fm.nominal_pars(mu=1.0)
+    mains, auxes = _sample_toys(fm, pars, 4000, np.random.default_rng(5))
+    np.testing.assert_array_equal(mains.shape, (4000, fm.n_bins))
+    free = fm.constrained & ~fm.fixed
+    assert free.any() and (~fm.constrained).any()
+    np.testing.assert_allclose(auxes[:, free].std(axis=0), fm.aux_sigma[free], rtol=0.06)
+    np.testing.assert_allclose(auxes[:, free].mean(axis=0), pars[free], atol=0.06)
+    assert np.all(np.isnan(auxes[:, ~fm.constrained]))
+    fixed = fm.constrained & fm.fixed
+    np.testing.assert_array_equal(
+        auxes[:, fixed], np.broadcast_to(pars[fixed], auxes[:, fixed].shape)
+    )
+
+
+# ----------------------------------------------------------------------------- argument rules
+def test_impacts_at_an_exposure_and_its_validation():
+    templates = shape_templates(background_sys=0.2)
+    half = significance_impacts(templates, exposure_kg_yr=0.5)
+    assert half.exposure_kg_yr == 0.5
+    assert half.Z_expected == pytest.approx(
+        expected_significance(templates.scaled_to(0.5)).Z_expected, rel=1e-9, abs=0
+    )
+    for bad in (0.0, -1.0, math.inf, "2"):
+        with pytest.raises(InputError) as info:
+            significance_impacts(templates, exposure_kg_yr=bad)
+        assert str(info.value) == f"exposure must be a positive number of kg·yr, got {bad!r}"
+
+
+def test_exposure_needed_defaults_to_five_sigma_and_accepts_any_positive_sigma():
+    templates = shape_templates()
+    assert exposure_needed(templates).sigma == 5.0
+    assert exposure_needed(templates).exposure_kg_yr == pytest.approx(
+        exposure_needed(templates, 5.0).exposure_kg_yr, rel=1e-12, abs=0
+    )
+    low = exposure_needed(templates, 0.5, systematics=False)
+    z1 = expected_significance(templates, systematics=False).Z_expected
+    # Z_A² ∝ exposure without systematics (a free background normalisation scales too)
+    assert low.exposure_kg_yr == pytest.approx((0.5 / z1) ** 2, rel=1e-3, abs=0)
+    for bad in (0.0, -3.0, math.nan):
+        with pytest.raises(InputError) as info:
+            exposure_needed(templates, bad)
+        assert str(info.value) == f"sigma must be a positive number, got {bad!r}"
+
+
+def test_exact_method_notes_the_median_count():
+    result = expected_significance(counting(3.0, 0.5), method="exact")
+    assert "median signal-plus-background count n = 3" in result.notes
+
+
+def test_exact_observed_and_expected_significance_are_poisson_tails():
+    # One bin, b = 20, n = 31: p0 = P(N >= 31 | 20); a deficit gives Z = 0, not a negative Z.
+    result = expected_significance(counting(8.0, 20.0, data=31.0), method="exact")
+    assert result.p0_observed == pytest.approx(poisson.sf(30, 20.0), rel=1e-12, abs=0)
+    assert result.Z_observed == pytest.approx(norm.isf(poisson.sf(30, 20.0)), rel=1e-12, abs=0)
+    deficit = expected_significance(counting(8.0, 20.0, data=12.0), method="exact")
+    assert deficit.p0_observed == pytest.approx(poisson.sf(11, 20.0), rel=1e-12, abs=0)
+    assert deficit.Z_observed == 0.0
+    # a weak signal: median n = 5 on b = 5, p0 = P(N >= 5 | 5) = 0.56 > 0.5, so Z = 0
+    weak = expected_significance(counting(0.3, 5.0), method="exact")
+    assert weak.p0_expected == pytest.approx(poisson.sf(4, 5.0), rel=1e-12, abs=0)
+    assert weak.Z_expected == 0.0
+    # without data there is no observed significance at all
+    assert weak.Z_observed is None and weak.p0_observed is None
+    assert "Z_observed" not in weak.to_dict()

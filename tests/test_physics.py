@@ -132,7 +132,7 @@ def test_cli_rejects_unphysical_weak_mixing_angle_with_one_line(command, value):
 def test_weak_charge_squared_follows_sin2_theta_w(s2):
     physics = PhysicsParameters(sin2_theta_w=s2)
     assert weak_charge_squared(55, 78, physics=physics) == pytest.approx(
-        (78 - (1 - 4 * s2) * 55) ** 2, rel=1e-13
+        (78 - (1 - 4 * s2) * 55) ** 2, rel=1e-13, abs=0
     )
 
 
@@ -154,10 +154,10 @@ def test_nsi_weak_charge_is_the_barranco_formula():
         (Z * (gp + 2 * eu_mm) + N * (gn + eu_mm)) ** 2 + (Z * 2 * eu_em + N * eu_em) ** 2
     )
     assert weak_charge_squared(Z, N, physics=physics, flavour="nu_e") == pytest.approx(
-        expected_e, rel=1e-13
+        expected_e, rel=1e-13, abs=0
     )
     assert weak_charge_squared(Z, N, physics=physics, flavour="nu_mu") == pytest.approx(
-        expected_mu, rel=1e-13
+        expected_mu, rel=1e-13, abs=0
     )
     # Vector couplings: antineutrinos scatter alike.
     assert weak_charge_squared(Z, N, physics=physics, flavour="nu_e_bar") == weak_charge_squared(
@@ -165,7 +165,7 @@ def test_nsi_weak_charge_is_the_barranco_formula():
     )
     # ν_τ sees only its off-diagonal ε_eτ (ε_τμ = 0).
     assert weak_charge_squared(Z, N, physics=physics, flavour="nu_tau") == pytest.approx(
-        4 * ((Z * gp + N * gn) ** 2 + (Z * ed_et + 2 * N * ed_et) ** 2), rel=1e-13
+        4 * ((Z * gp + N * gn) ** 2 + (Z * ed_et + 2 * N * ed_et) ** 2), rel=1e-13, abs=0
     )
 
 
@@ -331,7 +331,7 @@ def test_neutron_skin_moves_csi_and_cspbi3_by_percents_at_pi_dar_recoils():
 def test_nucleon_radii_defaults_and_overrides():
     r_p, r_n = nucleon_radii_fm(PB208)
     assert r_p[0] == pytest.approx(5.4529, abs=1e-3)  # ≈ 5.45 fm, PREX's point-proton radius
-    assert r_n[0] - r_p[0] == pytest.approx(-0.04 + 1.01 * 44 / 208, rel=1e-12)
+    assert r_n[0] - r_p[0] == pytest.approx(-0.04 + 1.01 * 44 / 208, rel=1e-12, abs=0)
     r_p2, r_n2 = nucleon_radii_fm(
         PB208, PhysicsParameters(nucleon_form_factors=True, neutron_rms_radius_fm={"Pb": 5.8})
     )
@@ -368,7 +368,7 @@ def test_radiative_corrections_match_published_couplings_and_move_qw2_by_about_t
         assert 1.026 < shift < 1.029
     # A shifted sin²θ_W moves g_V^p by −2 ρ κ̂ Δs².
     assert nucleon_couplings(SIN2_THETA_W + 0.01, "mu")[0] - g_p_mu == pytest.approx(
-        -2 * 1.0086 * 0.9978 * 0.01, rel=1e-9
+        -2 * 1.0086 * 0.9978 * 0.01, rel=1e-9, abs=0
     )
 
 
@@ -441,7 +441,7 @@ def test_form_factors_by_rms_radius_reproduce_the_a_parametrisations(A):
     # The rms radius is the slope at q → 0: F ≈ 1 − q² ⟨r²⟩/6.
     q0 = 1e-3
     for f, r in ((helm(q0, A), r_h), (klein_nystrand(q0, A), r_k)):
-        assert np.sqrt(6 * (1 - f) / q0**2) == pytest.approx(r, rel=1e-5)
+        assert np.sqrt(6 * (1 - f) / q0**2) == pytest.approx(r, rel=1e-5, abs=0)
 
 
 def test_charge_radius_table_and_fallback():

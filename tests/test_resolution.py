@@ -25,13 +25,13 @@ def test_seed_resolution_is_100_percent_at_4_30_keVee():
     # Seed §5: "worse than 100 % for photon energies below 4.3 keV".
     threshold = seed_threshold_keVee()
     assert threshold == pytest.approx(4.30, abs=0.005)
-    assert seed_fwhm_percent(threshold) == pytest.approx(100.0, rel=1e-10)
+    assert seed_fwhm_percent(threshold) == pytest.approx(100.0, rel=1e-10, abs=0)
 
 
 @pytest.mark.parametrize("level", [20.0, 50.0, 100.0, 200.0])
 def test_threshold_solves_the_resolution_equation(level):
     e = seed_threshold_keVee(level)
-    assert seed_fwhm_percent(e) == pytest.approx(level, rel=1e-10)
+    assert seed_fwhm_percent(e) == pytest.approx(level, rel=1e-10, abs=0)
     # R decreases through the crossing: worse below, better above.
     assert seed_fwhm_percent(0.99 * e) > level > seed_fwhm_percent(1.01 * e)
 
@@ -45,26 +45,32 @@ def test_seed_sigma_is_fwhm_over_2_355():
     assert FWHM_PER_SIGMA == pytest.approx(2.35482, abs=1e-5)
     res = SeedPerovskiteResolution()
     assert res.sigma_keVee(10.0) == pytest.approx(
-        seed_fwhm_percent(10.0) / 100 * 10.0 / 2.35482, rel=1e-5
+        seed_fwhm_percent(10.0) / 100 * 10.0 / 2.35482, rel=1e-5, abs=0
     )
     # Finite as E -> 0 (the C/E² term dominates: σ -> sqrt(C)/100/2.355 keVee).
-    assert res.sigma_keVee(1e-9) == pytest.approx(res.sigma_keVee(0.0), rel=1e-3)
-    assert res.scaled(1.2).sigma_keVee(10.0) == pytest.approx(1.2 * res.sigma_keVee(10.0))
+    assert res.sigma_keVee(1e-9) == pytest.approx(res.sigma_keVee(0.0), rel=1e-3, abs=0)
+    assert res.scaled(1.2).sigma_keVee(10.0) == pytest.approx(
+        1.2 * res.sigma_keVee(10.0), rel=1e-6, abs=0
+    )
 
 
 def test_germanium_fano_and_noise_add_in_quadrature():
     res = GermaniumResolution(fano=0.11, pair_energy_eV=2.96, noise_sigma_keVee=0.0)
     # Fano-limited σ at the 10.37 keV Ge K-shell line: sqrt(F w E) = 59 eV.
-    assert res.sigma_keVee(10.37) == pytest.approx(np.sqrt(0.11 * 2.96e-3 * 10.37))
+    assert res.sigma_keVee(10.37) == pytest.approx(np.sqrt(0.11 * 2.96e-3 * 10.37), rel=1e-6, abs=0)
     noisy = GermaniumResolution(noise_sigma_keVee=0.15)
-    assert noisy.sigma_keVee(0.0) == pytest.approx(0.15)
-    assert noisy.sigma_keVee(10.37) == pytest.approx(np.hypot(0.15, res.sigma_keVee(10.37)))
+    assert noisy.sigma_keVee(0.0) == pytest.approx(0.15, rel=1e-6, abs=0)
+    assert noisy.sigma_keVee(10.37) == pytest.approx(
+        np.hypot(0.15, res.sigma_keVee(10.37)), rel=1e-6, abs=0
+    )
 
 
 def test_gaussian_terms():
     res = GaussianResolution(sigma0_keVee=0.3, stochastic_sqrt_keVee=0.2, relative=0.01)
     e = 4.0
-    assert res.sigma_keVee(e) == pytest.approx(np.sqrt(0.09 + 0.04 * e + (0.01 * e) ** 2))
+    assert res.sigma_keVee(e) == pytest.approx(
+        np.sqrt(0.09 + 0.04 * e + (0.01 * e) ** 2), rel=1e-6, abs=0
+    )
 
 
 def main(argv: list[str]) -> int:

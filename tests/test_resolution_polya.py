@@ -42,11 +42,11 @@ def test_polya_becomes_poisson_for_large_theta(mean_pe):
 @pytest.mark.parametrize(("theta", "mean_pe"), [(0.5, 3.0), (2.0, 12.0), (10.0, 40.0)])
 def test_polya_counts_have_the_closed_form_mean_and_variance(theta, mean_pe):
     p = _pmf(PolyaPEResolution(theta=theta), mean_pe)
-    assert p.sum() == pytest.approx(1.0, rel=1e-10)
+    assert p.sum() == pytest.approx(1.0, rel=1e-10, abs=0)
     mean = np.sum(K * p)
     var = np.sum((K - mean) ** 2 * p)
-    assert mean == pytest.approx(mean_pe, rel=1e-9)
-    assert var == pytest.approx(mean_pe * (1.0 + 1.0 / theta), rel=1e-9)
+    assert mean == pytest.approx(mean_pe, rel=1e-9, abs=0)
+    assert var == pytest.approx(mean_pe * (1.0 + 1.0 / theta), rel=1e-9, abs=0)
 
 
 def test_no_light_means_zero_photo_electrons():
@@ -71,9 +71,9 @@ def test_response_matrix_smears_a_recoil_with_the_polya_moments(coherent):
     mu = 13.348 * 0.0878 * 20.0
     mean = np.sum(edges[:-1] * row)
     var = np.sum((edges[:-1] - mean) ** 2 * row)
-    assert row.sum() == pytest.approx(1.0, rel=1e-9)
-    assert mean == pytest.approx(mu, rel=1e-7)
-    assert var == pytest.approx(mu * (1 + 1 / theta), rel=1e-7)
+    assert row.sum() == pytest.approx(1.0, rel=1e-9, abs=0)
+    assert mean == pytest.approx(mu, rel=1e-7, abs=0)
+    assert var == pytest.approx(mu * (1 + 1 / theta), rel=1e-7, abs=0)
 
 
 def _model_text(resolution: str, observable_pe: bool = True) -> str:

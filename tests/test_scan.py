@@ -33,7 +33,7 @@ def counted(monkeypatch):
 
 
 def test_vary_parses_linear_grids_and_lists():
-    assert parse_vary("threshold=2:20:10").values[1] == pytest.approx(4.0)
+    assert parse_vary("threshold=2:20:10").values[1] == pytest.approx(4.0, rel=1e-6, abs=0)
     assert parse_vary("quenching=0.2,0.3").values == (0.2, 0.3)
 
 
@@ -92,11 +92,13 @@ def test_scan_point_equals_the_single_run():
     point = scan_module.evaluate_point(str(CSPBI3), {"threshold": 12.0, "exposure": 3.0})
     templates = build_templates(model.with_overrides(exposure_kg_yr=3.0))
     z_single = expected_significance(templates).Z_expected
-    assert point["Z_expected"] == pytest.approx(z_single, rel=1e-9)
+    assert point["Z_expected"] == pytest.approx(z_single, rel=1e-9, abs=0)
     # the exposure needed is a property of the configuration, not of the point's exposure
     solved = exposure_needed(build_templates(model), sigma=5.0).exposure_kg_yr
-    assert point["exposure_kg_yr_5sigma"] == pytest.approx(solved, rel=1e-12)
-    assert exposure_needed(templates, sigma=5.0).exposure_kg_yr == pytest.approx(solved, rel=1e-3)
+    assert point["exposure_kg_yr_5sigma"] == pytest.approx(solved, rel=1e-12, abs=0)
+    assert exposure_needed(templates, sigma=5.0).exposure_kg_yr == pytest.approx(
+        solved, rel=1e-3, abs=0
+    )
     # the grid value and the exposure needed never share a name (issue 15)
     assert point["exposure"] == 3.0 and "exposure_kg_yr" not in point
 
@@ -104,7 +106,7 @@ def test_scan_point_equals_the_single_run():
 def test_exposure_scan_point_matches_the_significance_command(cli_json):
     point = scan_module.evaluate_point(str(CSPBI3), {"exposure": 2.5})
     single = cli_json("significance", str(CSPBI3), "--exposure", "2.5")
-    assert point["Z_expected"] == pytest.approx(single["Z_expected"], rel=1e-6)
+    assert point["Z_expected"] == pytest.approx(single["Z_expected"], rel=1e-6, abs=0)
 
 
 def test_significance_falls_as_the_threshold_rises():
@@ -128,10 +130,12 @@ def test_quenching_scan_moves_the_signal_with_the_observable_cut_fixed():
 def test_background_and_mass_scans_behave_as_physics_says():
     base = scan_module.evaluate_point(str(CSPBI3), {"background": 1.0})
     more_bkg = scan_module.evaluate_point(str(CSPBI3), {"background": 4.0})
-    assert more_bkg["background_events"] == pytest.approx(4.0 * base["background_events"], rel=1e-9)
+    assert more_bkg["background_events"] == pytest.approx(
+        4.0 * base["background_events"], rel=1e-9, abs=0
+    )
     assert more_bkg["Z_expected"] < base["Z_expected"]
     heavy = scan_module.evaluate_point(str(CSPBI3), {"mass": 20.0})
-    assert heavy["signal_events"] == pytest.approx(2.0 * base["signal_events"], rel=1e-9)
+    assert heavy["signal_events"] == pytest.approx(2.0 * base["signal_events"], rel=1e-9, abs=0)
 
 
 @pytest.mark.slow
@@ -140,8 +144,10 @@ def test_local_processes_and_dask_executors_agree(tmp_path):
     local = run_scan(CSPBI3, axes, workers=2, progress=False)
     dask = run_scan(CSPBI3, axes, executor="dask", workers=1, progress=False)
     for a, b in zip(local.points, dask.points, strict=True):
-        assert a["Z_expected"] == pytest.approx(b["Z_expected"], rel=1e-12)
-        assert a["exposure_kg_yr_5sigma"] == pytest.approx(b["exposure_kg_yr_5sigma"], rel=1e-12)
+        assert a["Z_expected"] == pytest.approx(b["Z_expected"], rel=1e-12, abs=0)
+        assert a["exposure_kg_yr_5sigma"] == pytest.approx(
+            b["exposure_kg_yr_5sigma"], rel=1e-12, abs=0
+        )
 
 
 def test_scan_command_streams_json_lines_and_prints_points(tmp_path, cli_json):
@@ -220,12 +226,12 @@ def test_quenching_sigma_moves_the_models_own_quenching_by_its_uncertainty():
     point = scan_module.evaluate_point(str(ge), {"quenching_sigma": 1.0})
     lindhard_up = replace(model, quenching=model.quenching.varied(1.0))  # k + σ_k
     assert point["signal_events"] == pytest.approx(
-        build_templates(lindhard_up).signal_total, rel=1e-12
+        build_templates(lindhard_up).signal_total, rel=1e-12, abs=0
     )
     # for a constant Q = 0.30 ± 0.10, −1σ is Q = 0.20
     low = scan_module.evaluate_point(str(CSPBI3), {"quenching_sigma": -1.0})
     q020 = scan_module.evaluate_point(str(CSPBI3), {"quenching": 0.2})
-    assert low["signal_events"] == pytest.approx(q020["signal_events"], rel=1e-12)
+    assert low["signal_events"] == pytest.approx(q020["signal_events"], rel=1e-12, abs=0)
 
 
 def test_points_go_to_workers_in_chunks_that_keep_every_worker_busy():
