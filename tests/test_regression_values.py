@@ -7,8 +7,8 @@ of the generic model format (same day) for two deliberate changes: the fine samp
 refines itself on the efficiency (Ge signal −0.008 %, Z −0.02 %), and coherent_csi_2017 became
 the release's energy × arrival-time analysis (2-PE × 0.5 µs bins, the release's arrival-time
 PDFs, acceptance per integer PE: signal 168.05 → 167.32; timing raises Z from 5.79 to 8.21).
-They pin the end-to-end chain so that an unintended change anywhere (a constant, a binning, a quadrature, a likelihood term)
-shows up here by name. A deliberate physics change updates them *and* says why in its commit.
+They pin the end-to-end chain so that an unintended change anywhere (a constant, a binning, a
+quadrature, a likelihood term) shows up here by name. A deliberate physics change updates them *and* says why in its commit.
 The parts that can be checked independently are checked elsewhere: the background counts by
 hand in test_normalisation.py, the COHERENT prediction against the published 173 ± 48 in
 test_templates.py, Z against the Cowan et al. counting formulae in test_inference.py.
@@ -118,7 +118,8 @@ def test_readme_exposures_for_five_sigma():
 def test_readme_crossover_thresholds():
     # "CsPbI3 beats the Ge array as built ... per kg below a CsPbI3 threshold of 10.4 keVnr ...
     # and per dollar below 14.6 keVnr": compare's default grid (2:40:20, every 2 keVnr)
-    # interpolated log-linearly, so the two grid points around each quoted value reproduce it; nominal quenching only.
+    # interpolated log-linearly, so the two grid points around each quoted value reproduce it;
+    # nominal quenching only.
     from cevns_fit.compare import summarize, threshold_crossover, threshold_curves
 
     per_kg, per_dollar = _number(
