@@ -8,7 +8,8 @@ refines itself on the efficiency (Ge signal −0.008 %, Z −0.02 %), and cohere
 the release's energy × arrival-time analysis (2-PE × 0.5 µs bins, the release's arrival-time
 PDFs, acceptance per integer PE: signal 168.05 → 167.32; timing raises Z from 5.79 to 8.21).
 They pin the end-to-end chain so that an unintended change anywhere (a constant, a binning, a
-quadrature, a likelihood term) shows up here by name. A deliberate physics change updates them *and* says why in its commit.
+quadrature, a likelihood term) shows up here by name. A deliberate physics change updates them
+*and* says why in its commit.
 The parts that can be checked independently are checked elsewhere: the background counts by
 hand in test_normalisation.py, the COHERENT prediction against the published 173 ± 48 in
 test_templates.py, Z against the Cowan et al. counting formulae in test_inference.py.
