@@ -5,7 +5,8 @@
 #
 # Usage:  tools/mutation.sh [MODULE ...]
 #   MODULE: cross_section form_factors rates fastlik inference quenching resolution templates
-#           backgrounds (default: cross_section form_factors rates fastlik inference)
+#           response backgrounds tables (default: cross_section form_factors rates fastlik
+#           inference)
 # Environment:
 #   MUTATION_TIMEBOX   seconds per module (default 600); a module cut short reports the
 #                      mutants it reached ("not checked" counts the rest)
@@ -39,10 +40,12 @@ tests_for() {
     rates) echo test_rates test_normalisation ;;
     fastlik) echo test_fastlik test_fastlik_observed ;;
     inference) echo test_inference test_fastlik_observed test_regression_values ;;
-    quenching) echo test_quenching test_normalisation test_model_features ;;
-    resolution) echo test_resolution test_normalisation test_model_features ;;
-    templates) echo test_templates test_normalisation test_model_features ;;
-    backgrounds) echo test_detector test_templates test_normalisation ;;
+    quenching) echo test_quenching test_quenching_correlated test_response_checks test_normalisation test_model_features ;;
+    resolution) echo test_resolution test_resolution_polya test_normalisation test_model_features ;;
+    templates) echo test_templates test_model_format test_coherent test_normalisation test_model_features ;;
+    response) echo test_templates test_model_format test_coherent test_normalisation test_model_features ;;
+    backgrounds) echo test_model_format test_coherent test_detector test_templates test_normalisation ;;
+    tables) echo test_model_format test_coherent test_spectra ;;
     *) echo "unknown module $1" >&2; exit 2 ;;
   esac
 }
