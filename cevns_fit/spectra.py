@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from cevns_fit.errors import InputError
-from cevns_fit.tables import AXIS_NAMES, Histogram, histogram_from_rows
+from cevns_fit.tables import AXIS_NAMES, Histogram, describe_edges, histogram_from_rows
 
 __all__ = [
     "BinnedSpectrum",
@@ -152,17 +152,24 @@ def _column(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def read_spectra_csv(path: str | Path, *, channel: str = "data") -> dict[str, BinnedSpectrum]:
-    """Spectra from a CSV file (format in the module docstring), keyed by channel name."""
-    path = Path(path)
-    text = _read_text(path)
-    rows = [
+def _csv_rows(path: Path) -> list[list[str]]:
+    """The rows of a CSV file that hold something, ``#`` comment lines dropped."""
+    return [
         row
         for row in csv.reader(
-            line for line in text.splitlines() if not line.lstrip().startswith("#")
+            line for line in _read_text(path).splitlines() if not line.lstrip().startswith("#")
         )
         if row and any(cell.strip() for cell in row)
     ]
+
+
+def read_spectra_csv(
+    path: str | Path, *, channel: str = "data", rows: list[list[str]] | None = None
+) -> dict[str, BinnedSpectrum]:
+    """Spectra from a CSV file (format in the module docstring), keyed by channel name
+    (``rows``: the file's rows if already read)."""
+    path = Path(path)
+    rows = _csv_rows(path) if rows is None else rows
     if not rows:
         raise InputError(f"{path}: empty spectrum file (need a header line and one line per bin)")
     header = [h.strip().lower() for h in rows[0]]
@@ -321,18 +328,13 @@ def _is_nd_header(header: list[str]) -> bool:
     return any(h in AXIS_NAMES or h.rpartition("_")[0] in AXIS_NAMES for h in header)
 
 
-def read_nd_spectra_csv(path: str | Path, *, channel: str = "data") -> dict[str, Histogram]:
+def read_nd_spectra_csv(
+    path: str | Path, *, channel: str = "data", rows: list[list[str]] | None = None
+) -> dict[str, Histogram]:
     """N-D spectra from a CSV file whose header names the axes (module docstring), keyed by
-    channel name; counts validated as observed event counts."""
+    channel name; counts validated as observed event counts (``rows``: if already read)."""
     path = Path(path)
-    text = _read_text(path)
-    rows = [
-        row
-        for row in csv.reader(
-            line for line in text.splitlines() if not line.lstrip().startswith("#")
-        )
-        if row and any(cell.strip() for cell in row)
-    ]
+    rows = _csv_rows(path) if rows is None else rows
     if len(rows) < 2:
         raise InputError(f"{path}: needs a header line and at least one bin")
     header = [h.strip().lower() for h in rows[0]]
@@ -390,20 +392,24 @@ def observed_counts(
     source = str(path) if path is not None else "the model's observations"
     if tables is None:
         path = Path(path)
-        if path.suffix.lower() != ".json":
-            text_header = _first_row(path)
-            if _is_nd_header(text_header):
-                tables = read_nd_spectra_csv(path)
+        spectra = None
+        if path.suffix.lower() != ".json":  # read once, parsed as N-D or 1-D by its header
+            rows = _csv_rows(path)
+            header = [h.strip().lower() for h in rows[0]] if rows else []
+            if _is_nd_header(header):
+                tables = read_nd_spectra_csv(path, rows=rows)
+            else:
+                spectra = read_spectra_csv(path, rows=rows)
         if tables is None:
-            spectra = read_spectra(path)
+            spectra = read_spectra(path) if spectra is None else spectra
             data = data_for_channels(spectra, channel_bins, source=source)
             for ch in templates.channels:
                 edges = spectra.get(ch.name, spectra.get("data")).bin_edges
                 if edges is not None and len(ch.axis_names) == 1:
                     if len(edges) != len(ch.bin_edges) or not np.allclose(edges, ch.bin_edges):
                         raise InputError(
-                            f"{source}: channel '{ch.name}' is binned {_short(edges)}, the model "
-                            f"{_short(ch.bin_edges)}"
+                            f"{source}: channel '{ch.name}' is binned {describe_edges(edges)}, "
+                            f"the model {describe_edges(ch.bin_edges)}"
                         )
             return data
     if len(tables) == 1 and len(channel_bins) == 1 and "data" in tables:
@@ -429,17 +435,3 @@ def observed_counts(
             )
         out[ch.name] = hist.counts_on_bins(target, ch.axis_names).ravel()
     return out
-
-
-def _short(edges) -> str:
-    e = np.asarray(edges, dtype=float)
-    if len(e) <= 6:
-        return "[" + ", ".join(f"{x:g}" for x in e) + "]"
-    return f"[{e[0]:g}, {e[1]:g}, ..., {e[-1]:g}] ({len(e) - 1} bins)"
-
-
-def _first_row(path: Path) -> list[str]:
-    for line in _read_text(path).splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return [h.strip().lower() for h in next(csv.reader([line]))]
-    return []

@@ -45,6 +45,7 @@ __all__ = [
     "read_matrix",
     "overlap_matrix",
     "edges_from_centres",
+    "describe_edges",
 ]
 
 AXIS_NAMES = ("energy", "time", "psd")
@@ -143,13 +144,14 @@ class Histogram:
             empty = w.sum(axis=1) <= 0  # model bins no table bin falls into
             if np.any(split) or np.any(empty):
                 raise InputError(
-                    f"{self.source}: its {axis} bins {_short(self.edges[k])} do not line up with "
-                    f"the model's {axis} bins {_short(target[axis])}"
+                    f"{self.source}: its {axis} bins {describe_edges(self.edges[k])} do not line "
+                    f"up with the model's {axis} bins {describe_edges(target[axis])}"
                 )
         return self.on_bins(target, order)
 
 
-def _short(edges: np.ndarray) -> str:
+def describe_edges(edges: np.ndarray) -> str:
+    """Bin edges for an error message: all of them, or the first two and the last."""
     e = np.asarray(edges, dtype=float)
     if len(e) <= 6:
         return "[" + ", ".join(f"{x:g}" for x in e) + "]"
