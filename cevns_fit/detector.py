@@ -65,7 +65,7 @@ import numpy as np
 from cevns_fit.axes import PSDAxis, TimeAxis
 from cevns_fit.backgrounds import Background
 from cevns_fit.config import ConfigTable
-from cevns_fit.constants import DAYS_PER_YEAR, MEV_PER_JOULE
+from cevns_fit.constants import DAYS_PER_YEAR, HOURS_PER_DAY, MEV_PER_JOULE
 from cevns_fit.efficiency import (
     EfficiencyModel,
 )
@@ -105,7 +105,6 @@ __all__ = [
 
 OBSERVABLES = ("keVee", "PE")
 FORM_FACTORS = ("helm", "klein-nystrand", "none")
-HOURS_PER_DAY = 24.0
 # Largest relative 1σ of a normalisation (normsys): its "down" variation 1 − σ must stay > 0.
 MAX_RELATIVE_SIGMA = 0.99
 

@@ -58,7 +58,9 @@ from cevns_fit.errors import InputError
 
 __all__ = ["FastModel", "FastFitResult", "code4_factor", "code4p_delta", "poisson_deviance_half"]
 
-_SUPPORTED = ("normfactor", "normsys", "histosys", "staterror")
+# The HistFactory modifiers of the fast path; likelihood.templates_from_workspace reads the
+# same set from any workspace.
+SUPPORTED_MODIFIERS = ("normfactor", "normsys", "histosys", "staterror")
 # pyhf 0.7.6 default bounds and inits per modifier type.
 _DEFAULT_BOUNDS = {
     "normfactor": (0.0, 10.0),
@@ -298,10 +300,10 @@ class FastModel:
             for smp in ch["samples"]:
                 for mod in smp["modifiers"]:
                     mtype, mname = mod["type"], mod["name"]
-                    if mtype not in _SUPPORTED:
+                    if mtype not in SUPPORTED_MODIFIERS:
                         raise InputError(
                             f"workspace modifier {mname!r} has type {mtype!r}; the fast path "
-                            f"supports {', '.join(_SUPPORTED)} (use fast=False)"
+                            f"supports {', '.join(SUPPORTED_MODIFIERS)} (use fast=False)"
                         )
                     used_as.setdefault(mname, set()).add(mtype)
                     previous = set_types.setdefault(mname, mtype)

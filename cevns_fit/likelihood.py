@@ -273,9 +273,6 @@ def pyhf_model(workspace: dict):
     return model, ws.data(model)
 
 
-_SUPPORTED_MODIFIERS = ("normfactor", "normsys", "histosys", "staterror")
-
-
 def templates_from_workspace(spec: dict, *, source: str = "workspace") -> AnalysisTemplates:
     """A pyhf workspace (JSON dict) as :class:`AnalysisTemplates`, so every inference command
     runs on a likelihood written by any tool: the inverse of :func:`build_workspace`.
@@ -288,8 +285,10 @@ def templates_from_workspace(spec: dict, *, source: str = "workspace") -> Analys
     or several samples, and measurement settings other than bounds are an InputError."""
     import pyhf
 
+    from cevns_fit.fastlik import SUPPORTED_MODIFIERS
+
     try:
-        ws = pyhf.Workspace(spec)
+        pyhf.Workspace(spec)  # pyhf's own schema validation
     except (pyhf.exceptions.InvalidSpecification, KeyError, TypeError, ValueError) as exc:
         first = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise InputError(f"{source}: not a valid pyhf workspace ({first})") from None
@@ -316,10 +315,10 @@ def templates_from_workspace(spec: dict, *, source: str = "workspace") -> Analys
             norm_factor, norm_sys, shape_sys, stat = None, {}, {}, None
             for m in s["modifiers"]:
                 kind, name = m["type"], m["name"]
-                if kind not in _SUPPORTED_MODIFIERS:
+                if kind not in SUPPORTED_MODIFIERS:
                     raise InputError(
                         f"{source}: sample {s['name']!r} uses a {kind} modifier ({name!r}); "
-                        f"cevns-fit handles {', '.join(_SUPPORTED_MODIFIERS)}"
+                        f"cevns-fit handles {', '.join(SUPPORTED_MODIFIERS)}"
                     )
                 if kind == "normfactor":
                     if norm_factor is not None:
@@ -361,7 +360,6 @@ def templates_from_workspace(spec: dict, *, source: str = "workspace") -> Analys
         f"pyhf workspace {source}: POI {poi!r} (as mu) on sample {signal!r}; exposures are "
         "multiples of the workspace's own (exposure_kg_yr = 1 is the workspace as written)"
     ]
-    del ws
     templates = AnalysisTemplates(
         channels=tuple(channels), exposure_kg_yr=1.0, signal_sample="cevns", notes=tuple(notes)
     )

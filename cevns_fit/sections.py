@@ -60,7 +60,7 @@ import numpy as np
 from cevns_fit.axes import TIMING_CLASSES, PSDAxis, TimeAxis
 from cevns_fit.backgrounds import BACKGROUND_KINDS, NORM_MODELS, Background, default_time_shape
 from cevns_fit.config import ConfigTable
-from cevns_fit.constants import DAYS_PER_YEAR
+from cevns_fit.constants import DAYS_PER_YEAR, HOURS_PER_DAY
 from cevns_fit.errors import InputError
 from cevns_fit.tables import AXIS_NAMES, Histogram, read_matrix, read_table
 
@@ -75,7 +75,6 @@ __all__ = [
     "read_observations",
 ]
 
-HOURS_PER_DAY = 24.0
 _TABLE_KEYS = ("file", "columns", "layout", "matrix_axes", "matrix_edges")
 
 

@@ -461,13 +461,12 @@ def _computed_signal(model: DetectorModel, exposure: float):
     # the beam-timing offset's ±1σ: every arrival earlier/later by t0_sigma_us
     sigma_t = 0.0 if model.time_axis is None else model.time_axis.t0_sigma_us
     if sigma_t > 0:
-        signal_sys["timing"] = tuple(
-            sum(
-                _expand(components[n].nominal, s[n])
-                for n in names
-                for s in [axis_spreads(model, model.bin_edges, time_shift_us=shift)]
-            )
+        shifted = [
+            axis_spreads(model, model.bin_edges, time_shift_us=shift)
             for shift in (-sigma_t, sigma_t)
+        ]
+        signal_sys["timing"] = tuple(
+            sum(_expand(components[n].nominal, s[n]) for n in names) for s in shifted
         )
     # [physics.nuisances]: templates recomputed at central ∓ 1σ of each physics parameter
     for k, sides in physics_energy_variations(model, exposure * DAYS_PER_YEAR).items():
