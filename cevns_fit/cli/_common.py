@@ -28,6 +28,7 @@ __all__ = [
     "FIGURE_SUFFIXES",
     "MODEL_HELP",
     "OneLineParser",
+    "add_executor_options",
     "add_json_flag",
     "add_progress_flag",
     "atomic_output",
@@ -183,6 +184,30 @@ def plain_text(doc: str) -> str:
         lambda m: m.group(1).rsplit(".", 1)[-1] if "~" in m.group(0) else m.group(1), doc
     )
     return text.replace("``", "")
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """--executor, --scheduler and --workers: where the points of a scan (or map) run."""
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local: worker processes on this machine (default); dask: a dask.distributed "
+        "cluster (--scheduler, or a LocalCluster)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="dask scheduler address, e.g. tcp://host:8786 (default: start a LocalCluster)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="worker processes (default: all cores)",
+    )
 
 
 def add_progress_flag(parser: argparse.ArgumentParser) -> None:

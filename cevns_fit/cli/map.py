@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from cevns_fit.cli._common import MODEL_HELP, add_json_flag, add_progress_flag, save_figure
+from cevns_fit.cli._common import (
+    MODEL_HELP,
+    add_executor_options,
+    add_json_flag,
+    add_progress_flag,
+    save_figure,
+)
 from cevns_fit.errors import InputError
 
 __all__ = ["add_parser"]
@@ -111,14 +117,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--sigma", type=float, default=5.0, metavar="Z", help="discovery significance [sigma]"
     )
     p.add_argument("--out", metavar="DIR", help="folder for the scans (resumable), JSON and PNGs")
-    p.add_argument(
-        "--executor",
-        choices=["local", "dask"],
-        default="local",
-        help="local worker processes (default) or a dask.distributed cluster",
-    )
-    p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: all)")
+    add_executor_options(p)
     add_progress_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run, text=_text)

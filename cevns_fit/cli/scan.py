@@ -6,9 +6,9 @@ import argparse
 
 from cevns_fit.cli._common import (
     MODEL_HELP,
+    add_executor_options,
     add_json_flag,
     add_progress_flag,
-    int_at_least,
     positive_float,
 )
 from cevns_fit.registry import detector_path
@@ -74,26 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="JSON-lines results file; re-running with the same file resumes",
     )
-    p.add_argument(
-        "--executor",
-        choices=["local", "dask"],
-        default="local",
-        help="local: worker processes on this machine (default); dask: a dask.distributed "
-        "cluster (--scheduler, or a LocalCluster)",
-    )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="dask scheduler address, e.g. tcp://host:8786 (default: start a LocalCluster)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int_at_least(1),
-        default=None,
-        metavar="N",
-        help="worker processes (default: all cores)",
-    )
+    add_executor_options(p)
     p.add_argument(
         "--sigma",
         type=positive_float,
