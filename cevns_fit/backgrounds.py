@@ -173,21 +173,15 @@ class Background:
         has_psd = self.table is not None and self.table.has("psd") and self.psd_shape == "table"
         if time_axis is not None:
             eff = time_axis.efficiency() if self.apply_efficiency else np.ones(time_axis.n_bins)
+            # the analysis' time axis (its t0 and any timing-nuisance shift) without its
+            # efficiency, which acts below only if apply_efficiency
+            bare = replace(time_axis, efficiency_x_us=None, efficiency_values=None)
             if has_time:
                 probs = eff
             elif isinstance(self.time_shape, Histogram):
-                probs = TimeAxis(
-                    time_axis.edges_us, signal_pdfs={"x": self.time_shape}
-                ).probabilities("x")
-                probs = probs * eff
+                probs = replace(bare, signal_pdfs={"x": self.time_shape}).probabilities("x") * eff
             elif self.time_shape in ("prompt", "delayed"):
-                ta = TimeAxis(
-                    time_axis.edges_us,
-                    time_axis.t0_us,
-                    time_axis.signal_pdfs,
-                    shift_us=time_axis.shift_us,
-                )
-                probs = ta.probabilities(self.time_shape, source_timing) * eff
+                probs = bare.probabilities(self.time_shape, source_timing) * eff
             else:
                 probs = flat_probabilities(time_axis.edges_us) * eff
             if has_time:  # the table's own time bins: only the timing efficiency acts

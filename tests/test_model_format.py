@@ -579,3 +579,23 @@ def test_the_beam_timing_nuisance_is_the_templates_at_t0_plus_minus_sigma(lar_di
         for v in (down, up)
     ]
     assert mean_t[1] > mean_t[0]
+
+
+def test_the_timing_nuisance_moves_tabulated_arrival_pdfs_too(tmp_path):
+    """COHERENT CsI 2017 with a 0.5 µs timing 1σ (one time bin): the +1σ template of the
+    signal and of the prompt neutrons (both from the release's tabulated PDFs) is the nominal
+    one moved one bin later, the −1σ one bin earlier."""
+    models = ROOT / "models"
+    shutil.copytree(models / "data", tmp_path / "data")
+    shutil.copytree(models / "sources", tmp_path / "sources")
+    (tmp_path / "detectors").mkdir()
+    text = (models / "detectors" / "coherent_csi_2017.toml").read_text()
+    text = text.replace("[analysis.time]\n", "[analysis.time]\nt0_sigma_us = 0.5\n")
+    (tmp_path / "detectors" / "m.toml").write_text(text)
+    main = build_templates(load_detector_model(tmp_path / "detectors" / "m.toml")).channels[0]
+    for name in ("cevns", "prompt_neutrons"):
+        sample = main.sample(name)
+        nominal = main.project(sample.counts, "time")
+        down, up = (main.project(v, "time") for v in sample.shape_sys["timing"])
+        np.testing.assert_allclose(up[1:], nominal[:-1], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(down[:-1], nominal[1:], rtol=1e-12, atol=0)
