@@ -272,18 +272,22 @@ def expected_significance(
     systematics: bool = True,
     n_toys: int = 2000,
     seed: int = 0,
+    compiled: FastModel | None = None,
 ) -> SignificanceResult:
     """Median expected discovery Z (Asimov at μ = 1, q0 at μ = 0), observed Z with data.
 
     ``method``: "asymptotic" (Z = sqrt(q0); arXiv:1007.1727 Eq. 52), "toys" (seeded numpy
     Generator; p0 = fraction of background-only toys with q0 ≥ the median q0 of signal toys),
     "exact" (single-bin Poisson tail), or "auto". ``fast=False`` uses plain pyhf.
+    ``compiled``: :func:`compile_model` of these templates with these ``systematics``, when
+    the caller has it already (a scan point also solving for exposures): not compiled again.
     """
     if method not in METHODS:
         raise InputError(f"method {method!r}: allowed {', '.join(METHODS)}")
     if not isinstance(n_toys, int) or n_toys < 10:
         raise InputError(f"n_toys must be an integer >= 10, got {n_toys!r}")
-    validate_templates(templates)
+    if compiled is None:
+        validate_templates(templates)
     observed = _observed(templates)
     s, b = templates.signal_total, templates.background_total
     common = dict(
@@ -303,7 +307,7 @@ def expected_significance(
             p0_observed=0.5 if observed else None,
             notes=("no CEvNS signal events (threshold above every recoil?): Z = 0",),
         )
-    fm = compile_model(templates, systematics=systematics)
+    fm = compiled if compiled is not None else compile_model(templates, systematics=systematics)
     free_bins = _background_free_bins(fm)
     if free_bins.any():
         return _background_free_significance(fm, free_bins, observed, common)
@@ -580,18 +584,23 @@ def exposure_needed(
     systematics: bool = True,
     max_factor: float = 1e6,
     rtol: float = 1e-4,
+    compiled: FastModel | None = None,
 ) -> ExposureResult:
-    """Exposure (kg·yr) where the median expected Z reaches ``sigma`` (brentq on ln exposure).
+    """Exposure (kg·yr) where the median expected Z reaches ``sigma``.
 
-    The model is compiled once; each trial exposure rescales it (all counts are linear in
-    exposure) and warm-starts from the previous μ = 0 fit. The first guess assumes
-    Z ∝ sqrt(exposure), exact without systematics at large background. If Z at
+    The model is compiled once (or taken from ``compiled``, see
+    :func:`expected_significance`); each trial exposure rescales it (all counts are linear
+    in exposure) and warm-starts from the previous μ = 0 fit. Newton's method on the
+    concave q0(exposure), its slope from each fit by the envelope theorem
+    (:func:`_newton_exposure`), needs 3–5 fits; where it cannot decide, the root is
+    bracketed from the Z ∝ sqrt(exposure) guess and found by brentq on ln exposure. If Z at
     ``max_factor`` × the reference exposure is still below ``sigma``, returns None and names
     the systematic whose fixing gains the most there.
     """
     if not (isinstance(sigma, int | float) and math.isfinite(sigma) and sigma > 0):
         raise InputError(f"sigma must be a positive number, got {sigma!r}")
-    validate_templates(templates)
+    if compiled is None:
+        validate_templates(templates)
     ref = templates.exposure_kg_yr
     if templates.signal_total <= 0:
         return ExposureResult(
@@ -602,12 +611,13 @@ def exposure_needed(
             0.0,
             systematics,
         )
-    fm = compile_model(templates, systematics=systematics)
+    fm = compiled if compiled is not None else compile_model(templates, systematics=systematics)
     free_bins = _background_free_bins(fm)
     if free_bins.any():
         return _background_free_exposure(fm, free_bins, sigma, ref, systematics, rtol)
     state = {"init": None, "fits": 0}
     cache: dict[float, float] = {}
+    slopes: dict[float, float] = {}
 
     def z_at(factor: float) -> float:
         if factor in cache:
@@ -616,9 +626,13 @@ def exposure_needed(
         q0, pars = _asimov_q0(scaled, init=state["init"])
         state["init"], state["fits"] = pars, state["fits"] + 1
         cache[factor] = _z_from_q0(q0)
+        slopes[factor] = _q0_slope(fm, pars, q0, factor)
         return cache[factor]
 
     z_ref = z_at(1.0)
+    newton = _newton_exposure(z_at, slopes, sigma, max_factor, rtol)
+    if newton is not None:
+        return ExposureResult(newton * ref, sigma, None, ref, z_ref, systematics, state["fits"])
     lo_f = hi_f = None
     # first guess from Z ∝ sqrt(exposure) (exact without systematics at large background)
     factor = (sigma / z_ref) ** 2 if z_ref > 0 else max_factor
@@ -684,6 +698,48 @@ def exposure_needed(
         rtol=1e-12,
     )
     return ExposureResult(math.exp(root) * ref, sigma, None, ref, z_ref, systematics, state["fits"])
+
+
+def _q0_slope(fm: FastModel, pars: np.ndarray, q0: float, factor: float) -> float:
+    """dq0/d(exposure factor) of the Asimov discovery test, from its μ = 0 fit alone.
+
+    On Asimov data scaled by f the deviance's Poisson part is f·P(θ) exactly (data and
+    expectation both scale), the constraints C(θ) do not depend on f, so
+    q0(f) = 2 min_θ [f P(θ) + C(θ)]: by the envelope theorem dq0/df = 2 P(θ̂) =
+    (q0 − 2 C(θ̂))/f. As a minimum of functions affine in f, q0 is concave in f."""
+    c = fm.constrained
+    nominal = fm.nominal_pars(mu=1.0)
+    diff = (pars[c] - nominal[c]) / fm.aux_sigma[c]
+    constraint = 0.5 * float(diff @ diff)
+    return max(q0 - 2.0 * constraint, 0.0) / factor
+
+
+def _newton_exposure(z_at, slopes, sigma: float, max_factor: float, rtol: float):
+    """The factor where the median Z reaches ``sigma`` by Newton's method on the concave
+    q0(f) − σ² (slopes from :func:`_q0_slope`), one μ = 0 fit per step. q0 is concave with
+    q0(0) = 0, so from above the root the secant to the origin, f σ²/q0(f) (the
+    Z ∝ sqrt(exposure) law), is still at or above it and Newton's step lands below it; from
+    below, Newton's iterates rise to the root monotonically and quadratically. None if it
+    cannot decide (no slope, the factor leaves (0, max_factor], no convergence): the caller
+    then brackets and bisects."""
+    target = sigma * sigma
+    factor = 1.0
+    for _ in range(30):
+        z, slope = z_at(factor), slopes[factor]
+        if not (slope > 0 and math.isfinite(slope)):
+            return None
+        q0 = z * z
+        step = (target - q0) / slope
+        if abs(step) <= 0.1 * rtol * factor and abs(z - sigma) <= rtol * sigma:
+            return factor + step  # the last step is quadratically small: take it unchecked
+        new = factor + step
+        if q0 > target and new <= 0.0:
+            # above the root Newton overshoots to ≤ 0 where Z saturates: take the secant
+            new = factor * target / q0
+        if not (0.0 < new <= max_factor):
+            return None
+        factor = new
+    return None
 
 
 def _background_free_exposure(fm, free_bins, sigma, ref, systematics, rtol) -> ExposureResult:

@@ -183,11 +183,24 @@ def _base_analysis(model_path: str, shape_point: tuple[tuple[str, float], ...]):
     return build_templates(_point_model(model_path, shape_point))
 
 
+@lru_cache(maxsize=16)
+def _compiled(model_path: str, shape_point: tuple):
+    """The fast likelihood of :func:`_base_analysis`, compiled once for the point's
+    significance and every exposure solve."""
+    from cevns_fit.inference import compile_model
+
+    return compile_model(_base_analysis(model_path, shape_point))
+
+
 @lru_cache(maxsize=64)
 def _exposure_needed(model_path: str, shape_point: tuple, sigma: float) -> tuple:
     from cevns_fit.inference import exposure_needed
 
-    solved = exposure_needed(_base_analysis(model_path, shape_point), sigma=sigma)
+    solved = exposure_needed(
+        _base_analysis(model_path, shape_point),
+        sigma=sigma,
+        compiled=_compiled(model_path, shape_point),
+    )
     return solved.exposure_kg_yr, solved.reason
 
 
@@ -220,7 +233,8 @@ def evaluate_point(
         result["note"] = endpoint or "no signal above threshold at this point"
         needed = {s: (None, "no CEvNS signal above threshold") for s in sigmas}
         return _with_exposures(result, needed, sigmas)
-    significance = expected_significance(templates).to_dict()
+    compiled = None if "exposure" in point else _compiled(model_path, shape_point)
+    significance = expected_significance(templates, compiled=compiled).to_dict()
     result.update({k: significance[k] for k in ("Z_expected", "p0_expected", "method")})
     needed = {s: _exposure_needed(model_path, shape_point, float(s)) for s in sigmas}
     return _with_exposures(result, needed, sigmas)

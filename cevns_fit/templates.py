@@ -23,6 +23,7 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -403,9 +404,16 @@ def beam_window_fractions(model: DetectorModel) -> dict[str, float]:
     see :func:`axis_spreads`.)"""
     timing = model.source.timing
     return {
-        c.name: 1.0 if timing is None or c.timing is None else timing.window_fraction(c.timing)
+        c.name: 1.0 if timing is None or c.timing is None else _window_fraction(timing, c.timing)
         for c in model.source.components
     }
+
+
+@lru_cache(maxsize=64)
+def _window_fraction(timing, timing_class: str) -> float:
+    """``timing.window_fraction`` once per (frozen, hashable) pulse timing and class: it
+    integrates the pulse shape over the window (~0.5 ms), and a scan asks at every point."""
+    return timing.window_fraction(timing_class)
 
 
 def axis_spreads(
