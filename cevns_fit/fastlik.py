@@ -555,49 +555,56 @@ class FastModel:
         self._v_rows = np.ascontiguousarray(stack.transpose(1, 0, 2)).reshape(n_rows, -1)
         self._v3 = stack if self._n_stat else None
 
-    def _coefficients(self, plist: list[float]) -> tuple[np.ndarray, list[float]]:
-        """(1, α_h, c_h(α_h)) as an array and dc_h/dα_h as a list (code 4p, see _compile)."""
-        alphas, cs, dcs = [], [], []
+    def _coefficients(self, plist: list[float]) -> tuple[np.ndarray, list[float], list[float]]:
+        """(1, α_h, c_h(α_h)) as an array, and dc_h/dα_h and d²c_h/dα_h² as lists (code 4p,
+        see _compile)."""
+        alphas, cs, dcs, d2cs = [], [], [], []
         for i in self._h_list:
             a = plist[i]
             if -1.0 <= a <= 1.0:
                 a2 = a * a
                 cs.append(a2 * (15.0 + a2 * (-10.0 + 3.0 * a2)))
                 dcs.append(a * (30.0 + a2 * (-40.0 + 18.0 * a2)))
+                d2cs.append(30.0 + a2 * (-120.0 + 90.0 * a2))
             else:
                 cs.append(8.0 * abs(a))
                 dcs.append(8.0 if a > 0 else -8.0)
+                d2cs.append(0.0)
             alphas.append(a)
-        return np.array([1.0, *alphas, *cs]), dcs
+        return np.array([1.0, *alphas, *cs]), dcs, d2cs
 
     def _row_factors(
         self, plist: list[float], derivative: bool
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Multiplicative factors per (normfactor | normsys, row) and their derivatives.
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Multiplicative factors per (normfactor | normsys, row), their first and second
+        derivatives (``derivative``: all three; otherwise the factors only).
 
-        Both are one matrix product: the factors are linear in (1, θ_f, α_k, α_k², …, α_k⁶)
+        All are one matrix product: the factors are linear in (1, θ_f, α_k, α_k², …, α_k⁶)
         (normfactors, and code 4's polynomial for |α| ≤ 1; see :meth:`_compile`); beyond
         |α| = 1 the exponential extrapolation hi**α / lo**(−α) replaces the polynomial.
         """
-        values, derivs, outside = [1.0], [0.0], []
+        values, derivs, second, outside = [1.0], [0.0], [0.0], []
         for i in self._nf_list:
             values.append(plist[i])
             derivs.append(1.0)
+            second.append(0.0)
         for k, i in enumerate(self._ns_list):
             a = plist[i]
             a2 = a * a
             a3 = a2 * a
             values += [a, a2, a3, a2 * a2, a3 * a2, a3 * a3]
             derivs += [1.0, 2.0 * a, 3.0 * a2, 4.0 * a3, 5.0 * a2 * a2, 6.0 * a3 * a2]
+            second += [0.0, 2.0, 6.0 * a, 12.0 * a2, 20.0 * a3, 30.0 * a2 * a2]
             if not -1.0 <= a <= 1.0:
                 outside.append((k, a))
         n_q = self._mult_index.size
         if derivative:
             # (a flat list converts to an array several times faster than a nested one)
-            both = (np.array(values + derivs).reshape(2, -1) @ self._fac_matrix).reshape(2, n_q, -1)
-            fac, dfac = both[0], both[1]
+            flat = np.array(values + derivs + second).reshape(3, -1)
+            fac, dfac, d2fac = (flat @ self._fac_matrix).reshape(3, n_q, -1)
         else:
-            fac, dfac = (np.array(values) @ self._fac_matrix).reshape(n_q, -1), None
+            fac = (np.array(values) @ self._fac_matrix).reshape(n_q, -1)
+            dfac = d2fac = None
         n_nf = len(self._nf_list)
         for k, a in outside:
             log_f = self._ns_loghi[k] if a > 1.0 else self._ns_loglo[k]
@@ -605,7 +612,8 @@ class FastModel:
             fac[n_nf + k] = g
             if derivative:
                 dfac[n_nf + k] = g * log_f if a > 1.0 else -g * log_f
-        return fac, dfac
+                d2fac[n_nf + k] = g * log_f * log_f
+        return fac, dfac, d2fac
 
     def _gamma(self, pars: np.ndarray) -> np.ndarray:
         gamma = np.ones(self.nominal.shape)
@@ -615,11 +623,11 @@ class FastModel:
     def _rows_and_mult(self, pars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Additive rows (staterror γ applied), shape (rows, bins), and row multipliers."""
         plist = pars.tolist()
-        coef, _ = self._coefficients(plist)
+        coef, _, _ = self._coefficients(plist)
         additive = (coef @ self._v).reshape(self.nominal.shape)
         if self._n_stat:
             additive = additive * self._gamma(pars)
-        fac, _ = self._row_factors(plist, False)
+        fac, _, _ = self._row_factors(plist, False)
         return additive, fac.prod(axis=0)
 
     def _lam(self, pars: np.ndarray) -> np.ndarray:
@@ -627,13 +635,15 @@ class FastModel:
         additive, mult = self._rows_and_mult(pars)
         return mult @ additive
 
-    def _lam_jac(self, pars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """λ_b and ∂λ_b/∂θ_i (pars, bins) in one pass (see :meth:`_compile`)."""
+    def _lam_jac(self, pars: np.ndarray, curvature: bool = False):
+        """λ_b and ∂λ_b/∂θ_i (pars, bins) in one pass (see :meth:`_compile`); with
+        ``curvature`` also the diagonal second derivatives ∂²λ_b/∂θ_i² (pars, bins) of the
+        histosys and normsys interpolations (normfactors and staterror are linear)."""
         plist = pars.tolist()
         n_rows, n_bins = self.nominal.shape
-        coef, dcs = self._coefficients(plist)
+        coef, dcs, d2cs = self._coefficients(plist)
         additive = (coef @ self._v).reshape(n_rows, n_bins)
-        fac, dfac = self._row_factors(plist, True)
+        fac, dfac, d2fac = self._row_factors(plist, True)
         # products over all other factors of each row (no division: exact at μ = 0)
         mult = np.multiply.reduce(fac, axis=0)
         others = np.multiply.reduce(np.where(self._eye_q, 1.0, fac), axis=1)
@@ -650,11 +660,18 @@ class FastModel:
         d[self._mult_index, :n_rows] = dfac * others
         if dcs:
             d[self._h_cols] = dcs
-        jac = d @ np.concatenate([ag, proj[1:]])
+        basis = np.concatenate([ag, proj[1:]])
+        jac = d @ basis
         if self._n_stat:
             r, b = self._stat_cells
             np.add.at(jac, (self._stat_pars, b), additive[r, b] * mult[r])
-        return lam, jac
+        if not curvature:
+            return lam, jac
+        d2 = np.zeros_like(d)
+        d2[self._mult_index, :n_rows] = d2fac * others
+        if d2cs:
+            d2[self._h_cols[0], self._h_cols[1]] = d2cs
+        return lam, jac, d2 @ basis
 
     # ----------------------------------------------------------------------------- evaluation
     def expected_rows(self, pars: np.ndarray) -> np.ndarray:
@@ -764,7 +781,7 @@ class FastModel:
             value = float(poisson + 0.5 * (diff @ (diff * inv_var)))
             return value if math.isfinite(value) else math.inf
 
-        lam, jac = self._lam_jac(x)
+        lam, jac, curv = self._lam_jac(x, True)
         nll = nll_of(x, lam)
         n_eval = 1
         if not math.isfinite(nll):
@@ -795,7 +812,13 @@ class FastModel:
                 return x, nll, n_eval, True
             j = jac[idx]
             hess = (j * weight) @ j.T
-            hess.flat[:: idx.size + 1] += inv_var[idx] + 1e-12
+            # Gauss-Newton drops Σ_b (1 − n_b/λ_b) ∂²λ_b/∂θ², the curvature of the
+            # interpolations themselves; where that term is positive (a fit pulling a curved
+            # histosys/normsys against data it cannot match, e.g. μ = 0 on signal-like data)
+            # the step overshoots and oscillates. Its positive diagonal part restores the
+            # curvature and keeps the matrix positive definite.
+            residual_curv = curv[idx] @ (1.0 - ratio)
+            hess.flat[:: idx.size + 1] += inv_var[idx] + 1e-12 + np.maximum(residual_curv, 0.0)
             g = grad[idx]
             # Cholesky solve straight from LAPACK (np.linalg.solve's wrappers cost 4x more
             # than a 6x6 solve; the matrix is positive definite by construction), on one
@@ -825,7 +848,7 @@ class FastModel:
                 trial[idx] = np.minimum(np.maximum(x_idx + t * step, lo_idx), hi_idx)
                 # the Jacobian comes along with the first (usually accepted) trial
                 if ls == 0 and not last:
-                    new_lam, new_jac = self._lam_jac(trial)
+                    new_lam, new_jac, new_curv = self._lam_jac(trial, True)
                 else:
                     new_lam, new_jac = self._lam(trial), None
                 new_nll = nll_of(trial, new_lam)
@@ -842,9 +865,9 @@ class FastModel:
                 return trial, new_nll, n_eval, True
             x, nll, lam = trial, new_nll, new_lam
             if new_jac is None:
-                lam, jac = self._lam_jac(x)
+                lam, jac, curv = self._lam_jac(x, True)
             else:
-                jac = new_jac
+                jac, curv = new_jac, new_curv
         return x, nll, n_eval, False
 
     def asimov(

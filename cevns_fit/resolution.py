@@ -31,11 +31,12 @@ integer number of PE through ``count_cdf(k, mean_pe)`` = P(N ≤ k).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Self
 
 import numpy as np
-from scipy.special import betainc, pdtr
+from scipy.special import betainc, gammaln, pdtr, xlogy
 
 from cevns_fit.errors import InputError
 
@@ -214,6 +215,12 @@ class PoissonPEResolution(_FixedWidth):
         """P(N ≤ k) for integer k >= 0 and N ~ Poisson(mean_pe), broadcasting."""
         return pdtr(k, mean_pe)
 
+    def count_pmf(self, n_max: int, mean_pe: np.ndarray) -> np.ndarray:
+        """P(N = n) for n = 0..n_max in a new last axis: exp(n ln μ − μ − ln n!)."""
+        mu = np.asarray(mean_pe, dtype=float)[..., None]
+        n = np.arange(n_max + 1, dtype=float)
+        return np.exp(xlogy(n, mu) - mu - gammaln(n + 1.0))
+
 
 @dataclass(frozen=True)
 class PolyaPEResolution(_FixedWidth):
@@ -232,6 +239,19 @@ class PolyaPEResolution(_FixedWidth):
         p = θ/(1 + θ); 1 for μ = 0."""
         r = self.theta * np.asarray(mean_pe, dtype=float)
         return betainc(r, np.asarray(k, dtype=float) + 1.0, self.theta / (1.0 + self.theta))
+
+    def count_pmf(self, n_max: int, mean_pe: np.ndarray) -> np.ndarray:
+        """P(N = n) for n = 0..n_max in a new last axis: Γ(n + r)/(Γ(r) n!) pʳ (1 − p)ⁿ with
+        r = θ μ, p = θ/(1 + θ), as running sums of ln((n − 1 + r)/n) + ln(1 − p) from ln pʳ
+        (one logarithm per count, no gamma functions; exact also at r = 0)."""
+        r = self.theta * np.asarray(mean_pe, dtype=float)[..., None]
+        p = self.theta / (1.0 + self.theta)
+        n = np.arange(1, n_max + 1, dtype=float)
+        with np.errstate(divide="ignore"):  # ln 0 = −inf at r = 0: P(N ≥ 1) = 0 exactly
+            steps = np.log((n - 1.0 + r) / n) + math.log1p(-p)
+        log_p0 = r * math.log(p)
+        log_pmf = np.concatenate([log_p0, log_p0 + np.cumsum(steps, axis=-1)], axis=-1)
+        return np.exp(log_pmf)
 
     def to_dict(self) -> dict:
         return {"model": self.model_name, "theta": self.theta}

@@ -46,7 +46,10 @@ __all__ = [
     "fine_edges",
     "rebin",
     "response_matrix",
+    "response_matrices",
     "response_variations",
+    "smeared_cdf",
+    "smeared_probabilities",
     "variation_settings",
 ]
 
@@ -137,11 +140,13 @@ def _uniform_fine_edges(
 
 
 def rebin(values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Sum fine bins (last axis) into the analysis bins whose edges sit at ``index``."""
-    cumulative = np.concatenate(
-        [np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1
-    )
-    return np.diff(cumulative[..., index], axis=-1)
+    """Sum fine bins (last axis) into the analysis bins whose edges sit at ``index`` (each
+    analysis bin holds at least one fine bin). Summed group by group, not as differences
+    of a running sum, which would lose a tail bin's 1e-20 behind the 1e-5 before it."""
+    index = np.asarray(index)
+    if np.any(np.diff(index) < 1):
+        raise ValueError("rebin: every analysis bin needs at least one fine bin")
+    return np.add.reduceat(values, index[:-1], axis=-1)
 
 
 def _step_edges(efficiency: EfficiencyModel) -> tuple[float, ...]:
@@ -180,6 +185,9 @@ def fine_edges(
     extra = () if efficiency is None else _step_edges(efficiency)
     fine, _ = _uniform_fine_edges(edges, n_fine, extra)
     if efficiency is not None:
+        fine = _merge_flat_bins(fine, edges, efficiency, extra)
+    # a step is flat on both sides of its exact edge: halving towards it would gain nothing
+    if efficiency is not None and not isinstance(efficiency, StepEfficiency):
         for _ in range(_MAX_HALVINGS):
             lo, hi = fine[:-1], fine[1:]
             mid = 0.5 * (lo + hi)
@@ -193,44 +201,156 @@ def fine_edges(
     return fine, np.searchsorted(fine, edges)
 
 
+# An efficiency that changes by less than this over an analysis bin is flat there: its
+# sub-bins would each multiply the smeared counts by the same number, so one fine bin gives
+# the same content (to this relative precision) for a fraction of the smearing's cost.
+_FLAT = 1e-12
+
+
+def _merge_flat_bins(
+    fine: np.ndarray, edges: np.ndarray, efficiency: EfficiencyModel, extra: tuple[float, ...]
+) -> np.ndarray:
+    """``fine`` without the sub-edges inside segments (analysis bins, split at a step
+    threshold) over which the efficiency is flat: equal, to 1e-12, at every sub-bin's
+    midpoint (where the midpoint rule evaluates it) and at the sub-edges inside the segment
+    (one of which is the merged bin's own midpoint), so merging changes no bin's content."""
+    inside = np.asarray([x for x in extra if edges[0] < x < edges[-1]], dtype=float)
+    segments = np.union1d(edges, inside)
+    mids = 0.5 * (fine[1:] + fine[:-1])
+    owner_mid = np.searchsorted(segments, mids, side="right") - 1
+    owner_edge = np.searchsorted(segments, fine, side="right") - 1
+    interior = np.isin(fine, segments, invert=True)
+    points = np.concatenate([mids, fine[interior]])
+    owners = np.concatenate([owner_mid, owner_edge[interior]])
+    values = efficiency(points)
+    lo = np.full(segments.size - 1, np.inf)
+    hi = np.full(segments.size - 1, -np.inf)
+    np.minimum.at(lo, owners, values)
+    np.maximum.at(hi, owners, values)
+    flat = hi - lo <= _FLAT
+    drop = np.zeros(fine.size, dtype=bool)
+    drop[interior] = flat[owner_edge[interior]]
+    return fine[~drop]
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
 def _normal_cdf_integral(t: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Ψ(t) = ∫_{-∞}^t Φ(s/σ) ds = σ [z Φ(z) + φ(z)], z = t/σ; max(t, 0) for σ = 0."""
+    if np.all(sigma > 0):  # the usual case, in place: this is most of a template's cost
+        z = t / sigma
+        gauss = z * z
+        gauss *= -0.5
+        np.exp(gauss, out=gauss)
+        gauss *= _INV_SQRT_2PI
+        psi = ndtr(z)
+        psi *= z
+        psi += gauss
+        psi *= sigma
+        return psi
     safe = np.where(sigma > 0, sigma, 1.0)
     z = t / safe
-    psi = safe * (z * ndtr(z) + np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi))
+    psi = safe * (z * ndtr(z) + np.exp(-0.5 * z * z) * _INV_SQRT_2PI)
     return np.where(sigma > 0, psi, np.maximum(t, 0.0))
 
 
-def _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges) -> np.ndarray:
-    """P(recorded value < edge) for a true value uniform on [u0, u1] smeared by N(0, σ)."""
-    t0 = obs_edges[None, :] - u0[:, None]
-    t1 = obs_edges[None, :] - u1[:, None]
+def _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges) -> tuple[np.ndarray, ...]:
+    """P(recorded value < edge) for a true value uniform on [u0, u1] smeared by N(0, σ), in
+    three parts (below, above, step): ``below`` is that probability at edges below the bin's
+    centre, ``above`` minus the probability of ≥ edge at edges above it and ``step`` 1 there,
+    so the CDF is their sum with each part computed without cancellation.
+
+    C(x) = [Ψ(x − u0) − Ψ(x − u1)]/(u1 − u0) and, from Ψ(t) − Ψ(−t) = t,
+    1 − C(x) = [Ψ(u1 − x) − Ψ(u0 − x)]/(u1 − u0): far above the bin C rounds to 1 and the
+    tail probabilities of the bins up there to noise of ~1e-16 × x/(u1 − u0); the second
+    form keeps them to full relative precision."""
+    centre = 0.5 * (u0 + u1)
+    above = obs_edges[None, :] > centre[:, None]
+    sign = np.where(above, -1.0, 1.0)
+    t0 = sign * (obs_edges[None, :] - u0[:, None])
+    t1 = sign * (obs_edges[None, :] - u1[:, None])
     s = sigma[:, None]
-    return (_normal_cdf_integral(t0, s) - _normal_cdf_integral(t1, s)) / (u1 - u0)[:, None]
+    tail = _normal_cdf_integral(t0, s)
+    tail -= _normal_cdf_integral(t1, s)
+    tail /= (u1 - u0)[:, None]
+    return np.where(above, 0.0, tail), np.where(above, tail, 0.0), above.astype(float)
 
 
-def _smearing_matrix(true_edges, obs_edges, quenching, resolution, gain) -> np.ndarray:
-    """(n_true, n_obs) probabilities of each observable bin for each true bin (no efficiency)."""
-    if resolution.kind == "counting":  # integer photo-electrons (Poisson, Polya)
+def smeared_cdf(
+    true_edges_keVnr: np.ndarray,
+    obs_edges: np.ndarray,
+    quenching: QuenchingModel,
+    resolution: ResolutionModel,
+    gain: float,
+) -> tuple[np.ndarray, ...]:
+    """Probability that a recoil uniform over true bin i is recorded below observable edge
+    j (no efficiency), as parts of shape (n_true, n_edges) that add up to it (one part for
+    counting observables; three for a Gaussian, see :func:`_gaussian_cdf_at_edges`).
+    Counting observables (Poisson, Polya PE) average the count distribution over 8 points
+    per true bin; a bin [a, b) holds the integer counts a..b−1, so
+    P(N < edge) = P(N ≤ ⌈edge⌉ − 1)."""
+    true_edges = np.asarray(true_edges_keVnr, dtype=float)
+    obs_edges = np.asarray(obs_edges, dtype=float)
+    if resolution.kind == "counting":
         widths = np.diff(true_edges)
         frac = (np.arange(_POISSON_SUBPOINTS) + 0.5) / _POISSON_SUBPOINTS
         e_sub = true_edges[:-1, None] + widths[:, None] * frac[None, :]
         mean_pe = gain * electron_equivalent_keVee(quenching, e_sub)
-        # P(N < edge) = P(N <= ceil(edge) − 1): bins are [a, b) in PE.
-        k = np.ceil(obs_edges - 1e-9) - 1.0
-        cdf = np.where(
-            k[None, None, :] >= 0,
-            resolution.count_cdf(np.maximum(k, 0.0)[None, None, :], mean_pe[..., None]),
-            0.0,
-        )
-        # Differences of nearly equal CDFs can round to −1e-16: probabilities are >= 0.
-        return np.clip(np.diff(cdf, axis=-1).mean(axis=1), 0.0, None)
+        k = (np.ceil(obs_edges - 1e-9) - 1.0).astype(int)
+        n_max = max(int(k.max(initial=0)), 0)
+        # P(N ≤ k) as running sums of the count probabilities, averaged over the sub-points
+        cumulative = np.cumsum(resolution.count_pmf(n_max, mean_pe), axis=-1).mean(axis=1)
+        return (np.where(k[None, :] >= 0, cumulative[:, np.maximum(k, 0)], 0.0),)
     u = gain * electron_equivalent_keVee(quenching, true_edges)
     u0, u1 = u[:-1], u[1:]
-    mid_keVee = 0.5 * (u0 + u1) / gain
-    sigma = gain * resolution.sigma_keVee(mid_keVee)
-    cdf = _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges)
-    return np.clip(np.diff(cdf, axis=1), 0.0, None)
+    sigma = gain * resolution.sigma_keVee(0.5 * (u0 + u1) / gain)
+    return _gaussian_cdf_at_edges(u0, u1, sigma, obs_edges)
+
+
+def smeared_probabilities(parts: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(n_true, n_edges − 1) probabilities of the bins between consecutive edges from the
+    parts of :func:`smeared_cdf` (each part differenced on its own: no cancellation).
+    Differences of nearly equal CDFs can round to −1e-16: probabilities are >= 0."""
+    total = np.diff(parts[0], axis=1)
+    for part in parts[1:]:
+        total += np.diff(part, axis=1)
+    return np.clip(total, 0.0, None, out=total)
+
+
+def response_matrices(
+    true_edges_keVnr: np.ndarray,
+    model: DetectorModel,
+    efficiencies: list[EfficiencyModel],
+    *,
+    quenching: QuenchingModel | None = None,
+    resolution: ResolutionModel | None = None,
+    bin_edges: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """:func:`response_matrix` for several efficiencies with the same quenching and
+    resolution (nominal and the threshold's ±1σ): the smeared CDF is computed once, on the
+    union of their fine bins, and each matrix takes the columns at its own fine edges, so
+    every matrix equals the one :func:`response_matrix` builds alone."""
+    q = model.quenching if quenching is None else quenching
+    res = model.resolution if resolution is None else resolution
+    edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
+    discrete = res.kind == "counting"
+    grids = [
+        fine_edges(edges, eff, n_fine=model.fine_bins_per_bin, discrete=discrete)
+        for eff in efficiencies
+    ]
+    union = grids[0][0] if len(grids) == 1 else np.unique(np.concatenate([g for g, _ in grids]))
+    parts = smeared_cdf(true_edges_keVnr, union, q, res, model.gain)
+    out = []
+    for (fine, index), eff in zip(grids, efficiencies, strict=True):
+        if fine is not union:
+            columns = np.searchsorted(union, fine)
+            smear = smeared_probabilities(tuple(p[:, columns] for p in parts))
+        else:
+            smear = smeared_probabilities(parts)
+        smear *= eff(0.5 * (fine[1:] + fine[:-1]))[None, :]
+        out.append(rebin(smear, index))
+    return out
 
 
 def response_matrix(
@@ -248,16 +368,15 @@ def response_matrix(
     ``quenching``/``resolution``/``efficiency`` to build a variation, ``bin_edges`` for other
     observable bins than the model's. Rows sum to the efficiency-weighted probability of
     landing inside the bins (1 with unit efficiency and bins covering the smeared spectrum)."""
-    q = model.quenching if quenching is None else quenching
-    res = model.resolution if resolution is None else resolution
     eff = model.efficiency if efficiency is None else efficiency
-    edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
-    fine, index = fine_edges(
-        edges, eff, n_fine=model.fine_bins_per_bin, discrete=res.kind == "counting"
-    )
-    smear = _smearing_matrix(np.asarray(true_edges_keVnr, dtype=float), fine, q, res, model.gain)
-    smear = smear * eff(0.5 * (fine[1:] + fine[:-1]))[None, :]
-    return rebin(smear, index)
+    return response_matrices(
+        true_edges_keVnr,
+        model,
+        [eff],
+        quenching=quenching,
+        resolution=resolution,
+        bin_edges=bin_edges,
+    )[0]
 
 
 def variation_settings(model: DetectorModel) -> dict[str, tuple[dict, dict]]:
@@ -284,13 +403,27 @@ def variation_settings(model: DetectorModel) -> dict[str, tuple[dict, dict]]:
 def response_variations(
     model: DetectorModel, true_edges_keVnr: np.ndarray, bin_edges: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The nominal response matrix and the (down, up) matrices of every varied parameter."""
-    nominal = response_matrix(true_edges_keVnr, model, bin_edges=bin_edges)
-    variations = {
-        name: (
-            response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **down),
-            response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **up),
-        )
-        for name, (down, up) in variation_settings(model).items()
-    }
+    """The nominal response matrix and the (down, up) matrices of every varied parameter.
+
+    Variations of the efficiency alone (the threshold) share the nominal smearing
+    (:func:`response_matrices`); the others rebuild it."""
+    settings = variation_settings(model)
+    efficiency_only = [
+        name for name, pair in settings.items() if all(set(s) == {"efficiency"} for s in pair)
+    ]
+    efficiencies = [model.efficiency]
+    for name in efficiency_only:
+        efficiencies += [settings[name][0]["efficiency"], settings[name][1]["efficiency"]]
+    shared = response_matrices(true_edges_keVnr, model, efficiencies, bin_edges=bin_edges)
+    nominal = shared[0]
+    variations = {}
+    for name, (down, up) in settings.items():
+        if name in efficiency_only:
+            k = 1 + 2 * efficiency_only.index(name)
+            variations[name] = (shared[k], shared[k + 1])
+        else:
+            variations[name] = (
+                response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **down),
+                response_matrix(true_edges_keVnr, model, bin_edges=bin_edges, **up),
+            )
     return nominal, variations
