@@ -20,6 +20,10 @@ never changes pyhf's global backend; it evaluates the model with whatever backen
 Pulls: for a nuisance θ with a Gaussian constraint of width σ centred on its auxiliary datum
 θ₀, pull = (θ̂ − θ₀)/σ and constraint = σ̂/σ (< 1: the data constrain θ beyond its prior).
 Poisson-constrained (shapesys) parameters use θ₀ = aux/τ and σ = 1/√τ.
+
+The quantities at the minimum (signal count and its error, constraint terms, goodness of fit,
+pre/post-fit tables) are computed in :mod:`cevns_fit.fit_summary`; the minimiser's status and
+the parameters at their bounds in :mod:`cevns_fit.fit_status`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ from scipy.stats import chi2, norm
 from cevns_fit.errors import FitFailedError, InputError
 from cevns_fit.fastlik import poisson_deviance_half
 from cevns_fit.fit_status import BENIGN_PROBLEMS, bound_flags, fmin_problems
+from cevns_fit.fit_summary import (
+    constraint_terms,
+    postfit_tables,
+    saturated_deviance,
+    signal_yield,
+    signal_yield_error,
+)
 
 __all__ = ["FitResult", "fit_workspace", "model_and_data", "sample_toy", "twice_nll"]
 
@@ -253,101 +264,6 @@ def _minimize(
     )
 
 
-def _signal_yield(model, pars, sample_index: int | None) -> float:
-    if sample_index is None:
-        return math.nan
-    by_sample = model.main_model.expected_data(np.asarray(pars, float), return_by_sample=True)
-    return float(np.sum(np.asarray(by_sample)[sample_index]))
-
-
-def _signal_yield_error(model, minimum: _Minimum, sample_index: int | None) -> float:
-    """σ_S from the full covariance: σ² = gᵀ C g with g = ∂S/∂θ by central differences."""
-    if sample_index is None or not np.isfinite(minimum.covariance).all():
-        return math.nan
-    values = minimum.values
-    grad = np.zeros_like(values)
-    for i in np.flatnonzero(np.diag(minimum.covariance) > 0):
-        step = 1e-4 * max(1.0, abs(values[i]))
-        up, down = values.copy(), values.copy()
-        up[i] += step
-        down[i] -= step
-        grad[i] = (
-            _signal_yield(model, up, sample_index) - _signal_yield(model, down, sample_index)
-        ) / (2 * step)
-    return float(np.sqrt(max(grad @ minimum.covariance @ grad, 0.0)))
-
-
-def _constraint_terms(model, pars, data):
-    """Per constrained parameter set: (name, centre θ₀, prior σ, type, aux, τ) for pulls/GOF."""
-    config = model.config
-    aux = data[config.nmaindata :]
-    offset = 0
-    out = []
-    for name in config.auxdata_order:
-        ps = config.param_set(name)
-        n = ps.n_parameters
-        a = np.asarray(aux[offset : offset + n], dtype=float)
-        offset += n
-        if ps.pdf_type == "poisson":
-            tau = np.asarray(ps.factors, dtype=float)
-            out.append((name, a / tau, 1.0 / np.sqrt(tau), "poisson", a, tau))
-        else:
-            out.append((name, a, np.asarray(ps.width(), dtype=float), "normal", a, None))
-    return out
-
-
-def _saturated_deviance(model, pars, data) -> tuple[float, int]:
-    """−2 ln(L(θ̂)/L_sat): Poisson main bins plus constraint terms (Baker & Cousins 1984)."""
-    config = model.config
-    n = data[: config.nmaindata]
-    nu = np.asarray(model.main_model.expected_data(np.asarray(pars, float)), dtype=float)
-    nu = np.maximum(nu, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(n > 0, n * np.log(n / nu), 0.0)
-    deviance = 2.0 * np.sum(nu - n + log_term)
-    for name, _centre, sigma, kind, aux, tau in _constraint_terms(model, pars, data):
-        theta = np.asarray(pars[config.par_slice(name)], dtype=float)
-        if kind == "normal":
-            deviance += np.sum(((aux - theta) / sigma) ** 2)
-        else:
-            mean = np.maximum(theta * tau, 1e-300)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                deviance += 2.0 * np.sum(
-                    mean - aux + np.where(aux > 0, aux * np.log(aux / mean), 0.0)
-                )
-    # Each constrained parameter comes with its own auxiliary datum; the free unconstrained
-    # parameters (μ, background normfactors) are what the main bins pay for.
-    constrained = set(config.auxdata_order)
-    fixed = config.suggested_fixed()
-    n_free = sum(
-        1
-        for name in config.par_order
-        if name not in constrained
-        for i in range(config.param_set(name).n_parameters)
-        if not fixed[config.par_slice(name).start + i]
-    )
-    return float(deviance), int(config.nmaindata - n_free)
-
-
-def _postfit_tables(model, pars_hat, pars_pre, data) -> dict[str, dict]:
-    config = model.config
-    post = np.asarray(model.main_model.expected_data(np.asarray(pars_hat), return_by_sample=True))
-    pre = np.asarray(model.main_model.expected_data(np.asarray(pars_pre), return_by_sample=True))
-    tables = {}
-    for ch in config.channels:
-        sl = config.channel_slices[ch]
-        tables[ch] = {
-            "data": data[sl].tolist(),
-            "postfit": {
-                s: post[i, sl].tolist() for i, s in enumerate(config.samples) if post[i, sl].any()
-            },
-            "prefit": {
-                s: pre[i, sl].tolist() for i, s in enumerate(config.samples) if pre[i, sl].any()
-            },
-        }
-    return tables
-
-
 def fit_workspace(
     workspace,
     data=None,
@@ -447,7 +363,7 @@ def fit_workspace(
     corr = np.where(np.outer(sigma, sigma) > 0, corr, 0.0)
 
     pulls = {}
-    for name, centre, prior, _kind, _aux, _tau in _constraint_terms(model, best.values, data):
+    for name, centre, prior, _kind, _aux, _tau in constraint_terms(model, best.values, data):
         sl = config.par_slice(name)
         labels = names[sl]
         for j, label in enumerate(labels):
@@ -455,7 +371,7 @@ def fit_workspace(
                 "pull": float((best.values[sl][j] - centre[j]) / prior[j]),
                 "constraint": float(best.errors[sl][j] / prior[j]),
             }
-    gof_chi2, gof_ndf = _saturated_deviance(model, best.values, data)
+    gof_chi2, gof_ndf = saturated_deviance(model, best.values, data)
     gof_p = float(chi2.sf(gof_chi2, gof_ndf)) if gof_ndf > 0 else math.nan
 
     return FitResult(
@@ -464,9 +380,9 @@ def fit_workspace(
         mu=float(best.values[poi]) if poi is not None else math.nan,
         mu_err=float(best.errors[poi]) if poi is not None else math.nan,
         mu_minos=mu_minos,
-        signal_events=_signal_yield(model, best.values, sample_index),
-        signal_events_err=_signal_yield_error(model, best, sample_index),
-        signal_events_expected=_signal_yield(model, init, sample_index),
+        signal_events=signal_yield(model, best.values, sample_index),
+        signal_events_err=signal_yield_error(model, best, sample_index),
+        signal_events_expected=signal_yield(model, init, sample_index),
         Z_observed=Z_obs,
         p0_observed=p0_obs,
         parameters={
@@ -482,7 +398,7 @@ def fit_workspace(
         converged=converged,
         status=status,
         twice_nll=best.fval,
-        postfit=_postfit_tables(model, best.values, init, data),
+        postfit=postfit_tables(model, best.values, init, data),
     )
 
 

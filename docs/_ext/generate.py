@@ -14,7 +14,8 @@ import io
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LOADERS = ("detector.py", "response_sections.py", "sections.py", "sources.py")
+# The modules holding the loaders' allow(...) calls, relative to cevns_fit/.
+LOADERS = ("detector/loading.py", "response_sections.py", "sections.py", "sources/loading.py")
 # Readers whose name does not spell their table.
 _TABLES = {
     "read_time_axis": "[analysis.time]",
