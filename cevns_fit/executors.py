@@ -39,11 +39,13 @@ IN_FLIGHT_PER_WORKER = 2
 DASK_CONNECT_TIMEOUT_S = 5.0
 
 
-def _worker_init(parent_pid: int) -> None:
-    """In each worker process: leave Ctrl-C to the parent (which stops the pool), and exit
+def _worker_init(parent_pid: int, setup: Callable[[], None] | None = None) -> None:
+    """In each worker process: leave Ctrl-C to the parent (which stops the pool), exit
     when the parent is gone (killed with -9, the pool's pipes would otherwise keep the
-    workers alive for minutes)."""
+    workers alive for minutes), and run ``setup`` (e.g. preload caches the parent filled)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup is not None:
+        setup()
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -91,10 +93,12 @@ def iter_local(
     todo: Iterator[dict],
     workers: int | None,
     chunk: int = 1,
+    setup: Callable[[], None] | None = None,
 ) -> Iterator:
     """``func(point)`` for every point of ``todo``, in this process (one worker or one point)
     or on a pool of spawned processes taking ``chunk`` points per task, results in the order
-    they finish."""
+    they finish. ``setup`` (picklable) runs once in each worker process before its first
+    point (in this process it is not needed: the parent's caches are already there)."""
     workers = workers or os.cpu_count() or 1
     first = list(islice(todo, 2))
     todo = chain(first, todo)
@@ -111,7 +115,7 @@ def iter_local(
         max_workers=workers,
         mp_context=context,
         initializer=_worker_init,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), setup),
     )
     finished = False
     try:
@@ -185,20 +189,41 @@ def _probe_scheduler(scheduler: str) -> None:
         raise InputError(f"--scheduler {scheduler}: cannot connect ({reason})") from None
 
 
+def _setup_plugin(setup: Callable[[], None]):
+    """A dask worker plugin running ``setup`` on every worker, present and joining later
+    (defined here: importing distributed at module level would slow every local scan)."""
+    from distributed import WorkerPlugin
+
+    class SetupPlugin(WorkerPlugin):
+        name = "cevns-fit-setup"
+
+        def __init__(self, fn: Callable[[], None]) -> None:
+            self.fn = fn
+
+        def setup(self, worker) -> None:
+            self.fn()
+
+    return SetupPlugin(setup)
+
+
 def iter_dask(
     func: Callable[[dict], dict],
     todo: Iterator[dict],
     workers: int | None,
     scheduler: str | None,
     chunk: int = 1,
+    setup: Callable[[], None] | None = None,
 ) -> Iterator:
     """``func(point)`` for every point of ``todo`` on a dask cluster (``scheduler``, else a
     LocalCluster of ``workers`` processes), ``chunk`` points per task, results in the order
-    they finish."""
+    they finish. ``setup`` runs once on every worker (a worker plugin, so also on workers
+    that join later) before its first point."""
     from dask.distributed import as_completed
 
     client, cluster = dask_client(scheduler, workers)
     try:
+        if setup is not None:
+            client.register_plugin(_setup_plugin(setup))
         n_workers = max(len(client.scheduler_info().get("workers", {})), workers or 1)
         limit = IN_FLIGHT_PER_WORKER * n_workers
         chunks = chunked(todo, chunk)

@@ -43,6 +43,8 @@ from cevns_fit.resolution import ResolutionModel
 __all__ = [
     "true_recoil_edges_keVnr",
     "recoil_counts_per_kg_day",
+    "recoil_cache_entries",
+    "preload_recoil_cache",
     "fine_edges",
     "rebin",
     "response_matrix",
@@ -100,12 +102,34 @@ def recoil_counts_per_kg_day(
     if cached is not None:
         return cached
     out = _recoil_counts(model, edges)
-    for arr in out.values():
-        arr.setflags(write=False)
-    if len(_RECOIL_CACHE) >= _RECOIL_CACHE_SIZE:
-        _RECOIL_CACHE.pop(next(iter(_RECOIL_CACHE)))  # oldest first
-    _RECOIL_CACHE[key] = out
+    _store(key, out)
     return out
+
+
+def _store(key: bytes, arrays: dict[str, np.ndarray]) -> None:
+    for arr in arrays.values():
+        arr.setflags(write=False)
+    if key not in _RECOIL_CACHE and len(_RECOIL_CACHE) >= _RECOIL_CACHE_SIZE:
+        _RECOIL_CACHE.pop(next(iter(_RECOIL_CACHE)))  # oldest first
+    _RECOIL_CACHE[key] = arrays
+
+
+def recoil_cache_entries(model: DetectorModel) -> dict[bytes, dict[str, np.ndarray]]:
+    """The model's true-recoil spectra keyed as the cache keys them, computed here if needed:
+    what a scan ships to its worker processes (:func:`preload_recoil_cache`) so that dσ/dE_R
+    is integrated once per scan, not once per worker. Empty for a tabulated signal."""
+    if getattr(model, "signal_table", None) is not None:
+        return {}
+    edges = true_recoil_edges_keVnr(model)
+    arrays = recoil_counts_per_kg_day(model, edges)
+    return {_recoil_key(model, edges): arrays}
+
+
+def preload_recoil_cache(entries: dict[bytes, dict[str, np.ndarray]]) -> None:
+    """Put spectra from :func:`recoil_cache_entries` (computed in another process) into this
+    process' cache."""
+    for key, arrays in entries.items():
+        _store(key, {name: np.array(arr, dtype=float) for name, arr in arrays.items()})
 
 
 def _recoil_counts(model: DetectorModel, edges: np.ndarray) -> dict[str, np.ndarray]:

@@ -330,10 +330,15 @@ def run_scan(
         evaluate = partial(_safe_evaluate, model_path, sigmas=sigmas)
         n_workers = workers or os.cpu_count() or 1
         chunk = chunk_size(total - len(finished.records), n_workers)
+        # dσ/dE_R is the same at every point (no scanned name changes target, source or
+        # form factor): integrate it once here and ship it to the workers
+        from cevns_fit.response import preload_recoil_cache, recoil_cache_entries
+
+        setup = partial(preload_recoil_cache, recoil_cache_entries(model))
         if executor == "dask":
-            stream = iter_dask(evaluate, todo, workers, scheduler, chunk)
+            stream = iter_dask(evaluate, todo, workers, scheduler, chunk, setup)
         else:
-            stream = iter_local(evaluate, todo, workers, chunk)
+            stream = iter_local(evaluate, todo, workers, chunk, setup)
 
         from cevns_fit.progress import progress as progress_report
 
