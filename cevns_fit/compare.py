@@ -27,7 +27,7 @@ import numpy as np
 
 from cevns_fit.detector import DetectorModel
 from cevns_fit.inference import expected_significance, exposure_needed
-from cevns_fit.scan import Axis, run_scan
+from cevns_fit.scan import Axis, run_scans
 from cevns_fit.templates import build_templates
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "summarize",
     "ThresholdCurve",
     "threshold_curves",
+    "threshold_curves_of",
     "Crossover",
     "curve_crossings",
     "threshold_crossover",
@@ -162,30 +163,56 @@ def threshold_curves(
 ) -> list[ThresholdCurve]:
     """The 5σ exposure vs threshold, nominal and (models with a quenching uncertainty) with
     the quenching moved by ±1σ; all curves come from one scan (one pool of workers)."""
+    return threshold_curves_of(
+        [model],
+        thresholds_keVnr,
+        quenching_band=quenching_band,
+        workers=workers,
+        progress=progress,
+    )
+
+
+def threshold_curves_of(
+    models: list[DetectorModel],
+    thresholds_keVnr: np.ndarray,
+    *,
+    quenching_band: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[ThresholdCurve]:
+    """:func:`threshold_curves` of several models, model after model, from one batch of
+    scans on one pool of workers (:func:`cevns_fit.scan.run_scans`)."""
     thresholds = tuple(float(t) for t in thresholds_keVnr)
-    variants = _quenching_band(model) if quenching_band else [("nominal", None)]
-    axes = [Axis("threshold", thresholds)]
-    if len(variants) > 1:
-        # nominal = a shift of 0σ (varied(0) is the loaded quenching)
-        axes.insert(0, Axis("quenching_sigma", tuple(0.0 if q is None else q for _, q in variants)))
-    scan = run_scan(model.path, axes, sigmas=(5.0,), workers=workers, progress=progress)
-    exposures = np.array(
-        [
-            np.nan if p.get("exposure_kg_yr_5sigma") is None else p["exposure_kg_yr_5sigma"]
-            for p in scan.points
+    scans, layouts = [], []
+    for model in models:
+        variants = _quenching_band(model) if quenching_band else [("nominal", None)]
+        axes = [Axis("threshold", thresholds)]
+        if len(variants) > 1:
+            # nominal = a shift of 0σ (varied(0) is the loaded quenching)
+            shifts = tuple(0.0 if q is None else q for _, q in variants)
+            axes.insert(0, Axis("quenching_sigma", shifts))
+        scans.append((model.path, axes, None))
+        layouts.append((model, variants))
+    results = run_scans(scans, sigmas=(5.0,), workers=workers, progress=progress)
+    curves = []
+    for (model, variants), scan in zip(layouts, results, strict=True):
+        exposures = np.array(
+            [
+                np.nan if p.get("exposure_kg_yr_5sigma") is None else p["exposure_kg_yr_5sigma"]
+                for p in scan.points
+            ]
+        ).reshape(len(variants), len(thresholds))
+        curves += [
+            ThresholdCurve(
+                model.name,
+                label,
+                q_value,
+                np.asarray(thresholds, float),
+                row,
+                _cost_per_kg(model),
+            )
+            for (label, q_value), row in zip(variants, exposures, strict=True)
         ]
-    ).reshape(len(variants), len(thresholds))
-    curves = [
-        ThresholdCurve(
-            model.name,
-            label,
-            q_value,
-            np.asarray(thresholds, float),
-            row,
-            _cost_per_kg(model),
-        )
-        for (label, q_value), row in zip(variants, exposures, strict=True)
-    ]
     return curves
 
 

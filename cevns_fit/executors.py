@@ -159,12 +159,21 @@ def dask_client(scheduler: str | None, workers: int | None):
                 f"--scheduler {scheduler}: no dask scheduler answered within "
                 f"{DASK_CONNECT_TIMEOUT_S:g} s ({reason})"
             ) from None
-    cluster = LocalCluster(
-        n_workers=workers or os.cpu_count(),
-        threads_per_worker=1,
-        host="127.0.0.1",  # never listen beyond this machine
-        dashboard_address=None,
-    )
+    import dask
+
+    # dask's workers trim malloc's free memory back to the system above 64 kB: every numpy
+    # temporary of a template (~0.1–1 MB) is then mapped and unmapped again, which cost
+    # these scans a third of their time in the kernel; keep glibc's own threshold
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    if os.environ.get("CEVNS_FIT_DASK_TRIM") is None:
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count(),
+            threads_per_worker=1,
+            host="127.0.0.1",  # never listen beyond this machine
+            dashboard_address=None,
+        )
     return Client(cluster), cluster
 
 

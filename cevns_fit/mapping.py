@@ -1,7 +1,7 @@
 """Where does detector A beat detector B? The ratio of their 5σ exposures over a 2-D grid.
 
 :func:`exposure_ratio_map` scans model A over a grid of two parameters (e.g. threshold ×
-quenching: the perovskite's unknowns) with :func:`cevns_fit.scan.run_scan` (resumable,
+quenching: the perovskite's unknowns) with :func:`cevns_fit.scan.run_scans` (resumable,
 local or Dask) and compares each point's exposure for a median ``sigma`` discovery with
 model B, as built (``reference="nominal"``) or scanned over the same grid
 (``reference="same"``). Ratios A/B below 1 mean A needs less:
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cevns_fit.errors import InputError
-from cevns_fit.scan import Axis, run_scan
+from cevns_fit.scan import Axis, run_scans
 
 __all__ = ["PER", "RatioMap", "exposure_ratio_map", "boundary"]
 
@@ -127,11 +127,13 @@ def exposure_ratio_map(
         "progress": progress,
     }
     shape = (len(y.values), len(x.values))
-    scan_a = run_scan(model_a, [y, x], out=out / "a.jsonl" if out else None, **common)
-    exp_a = _exposures(scan_a, sigma, shape)
+    scans = [(model_a, [y, x], out / "a.jsonl" if out else None)]
+    if reference == "same":  # both scans on one pool of workers
+        scans.append((model_b, [y, x], out / "b.jsonl" if out else None))
+    results = run_scans(scans, **common)
+    exp_a = _exposures(results[0], sigma, shape)
     if reference == "same":
-        scan_b = run_scan(model_b, [y, x], out=out / "b.jsonl" if out else None, **common)
-        exp_b = _exposures(scan_b, sigma, shape)
+        exp_b = _exposures(results[1], sigma, shape)
     else:
         from cevns_fit.inference import exposure_needed
         from cevns_fit.templates import build_templates

@@ -40,7 +40,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import product
+from itertools import chain, product
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,7 @@ __all__ = [
     "validate_record",
     "model_files",
     "run_scan",
+    "run_scans",
     "ScanResult",
 ]
 
@@ -284,6 +285,35 @@ class ScanResult:
         }
 
 
+def _evaluate_job(
+    model_paths: tuple[str, ...], sigmas: tuple[float, ...], item: tuple[int, dict]
+) -> tuple[int, dict]:
+    """One point of scan ``item[0]`` of a batch (:func:`run_scans`), tagged with its scan."""
+    j, point = item
+    return j, _safe_evaluate(model_paths[j], point, sigmas)
+
+
+@dataclass
+class _Job:
+    """One scan of a batch while it runs: its grid, results file and records."""
+
+    model_path: str
+    axes: list[Axis]
+    out: Path | None
+    fingerprint: str
+    notes: list[str]
+    fh: object = None
+    finished: Finished = field(default_factory=lambda: Finished({}))
+    results: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.axes]
+
+    def todo(self, j: int) -> Iterator[tuple[int, dict]]:
+        return ((j, p) for p in iter_grid(self.axes) if point_key(p) not in self.finished.records)
+
+
 def run_scan(
     model_path: str | Path,
     axes: list[Axis],
@@ -300,6 +330,29 @@ def run_scan(
     Every record carries a fingerprint of every file the model reads and of ``sigmas``;
     resuming from a file written for anything else is refused rather than mixed in. The
     file is locked while the scan runs (see the module docstring for resuming)."""
+    return run_scans(
+        [(model_path, axes, out)],
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
+        sigmas=sigmas,
+        progress=progress,
+    )[0]
+
+
+def run_scans(
+    scans: list[tuple[str | Path, list[Axis], str | Path | None]],
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    sigmas: tuple[float, ...] = (3.0, 5.0),
+    progress: bool = True,
+) -> list[ScanResult]:
+    """Several scans, each ``(model_path, axes, out)`` as for :func:`run_scan`, on one pool
+    of workers: it starts once (a map compares two models, ``compare`` draws a curve per
+    model), every model's true-recoil spectrum is shipped to it once, and the next scan's
+    points start while the last ones of the previous scan still run."""
     if executor not in ("local", "dask"):
         raise InputError(f"--executor {executor!r}: allowed are local, dask")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
@@ -307,34 +360,44 @@ def run_scan(
     sigmas = tuple(dict.fromkeys(float(s) for s in sigmas))
     if not sigmas or not all(math.isfinite(s) and s > 0 for s in sigmas):
         raise InputError(f"--sigma {list(sigmas)}: significances must be finite numbers > 0")
-    model_path = str(Path(model_path).resolve())
-    model = _load_model(model_path)  # validate the model once, before any worker starts
-    names = [a.name for a in axes]
-    iter_grid(axes)  # refuses a parameter given twice
-    notes = [
-        f"--vary {a.name}: {a.dropped} repeated value(s) computed once" for a in axes if a.dropped
-    ]
-    out_path = Path(out) if out else None
-    fingerprint = scan_fingerprint(model, sigmas)
-    with contextlib.ExitStack() as stack:
-        fh = stack.enter_context(locked_results(out_path)) if out_path else None
-        finished = read_results(fh, out_path, fingerprint, names, sigmas) if fh else Finished({})
-        if finished.torn:
-            notes.append(f"{out_path}: cut off a torn last line (a scan killed mid-write)")
-        if finished.dropped:
-            notes.append(
-                f"{out_path}: {finished.dropped} invalid, failed or incomplete record(s) recomputed"
-            )
-        total = grid_size(axes)
-        todo = (p for p in iter_grid(axes) if point_key(p) not in finished.records)
-        evaluate = partial(_safe_evaluate, model_path, sigmas=sigmas)
-        n_workers = workers or os.cpu_count() or 1
-        chunk = chunk_size(total - len(finished.records), n_workers)
-        # dσ/dE_R is the same at every point (no scanned name changes target, source or
-        # form factor): integrate it once here and ship it to the workers
-        from cevns_fit.response import preload_recoil_cache, recoil_cache_entries
+    from cevns_fit.response import preload_recoil_cache, recoil_cache_entries
 
-        setup = partial(preload_recoil_cache, recoil_cache_entries(model))
+    jobs: list[_Job] = []
+    spectra: dict = {}
+    for model_path, axes, out in scans:
+        model_path = str(Path(model_path).resolve())
+        model = _load_model(model_path)  # validate each model once, before any worker starts
+        iter_grid(axes)  # refuses a parameter given twice
+        notes = [
+            f"--vary {a.name}: {a.dropped} repeated value(s) computed once"
+            for a in axes
+            if a.dropped
+        ]
+        out_path = Path(out) if out else None
+        jobs.append(_Job(model_path, axes, out_path, scan_fingerprint(model, sigmas), notes))
+        # dσ/dE_R is the same at every point of a scan (no scanned name changes target,
+        # source or form factor): integrate it once here and ship it to the workers
+        spectra.update(recoil_cache_entries(model))
+    with contextlib.ExitStack() as stack:
+        for job in jobs:
+            if job.out is None:
+                continue
+            job.fh = stack.enter_context(locked_results(job.out))
+            job.finished = read_results(job.fh, job.out, job.fingerprint, job.names, sigmas)
+            if job.finished.torn:
+                job.notes.append(f"{job.out}: cut off a torn last line (a scan killed mid-write)")
+            if job.finished.dropped:
+                job.notes.append(
+                    f"{job.out}: {job.finished.dropped} invalid, failed or incomplete "
+                    "record(s) recomputed"
+                )
+        total = sum(grid_size(job.axes) for job in jobs)
+        done_before = sum(min(len(job.finished.records), grid_size(job.axes)) for job in jobs)
+        todo = chain.from_iterable(job.todo(j) for j, job in enumerate(jobs))
+        evaluate = partial(_evaluate_job, tuple(job.model_path for job in jobs), sigmas)
+        setup = partial(preload_recoil_cache, spectra)
+        n_workers = workers or os.cpu_count() or 1
+        chunk = chunk_size(total - done_before, n_workers)
         if executor == "dask":
             stream = iter_dask(evaluate, todo, workers, scheduler, chunk, setup)
         else:
@@ -342,42 +405,51 @@ def run_scan(
 
         from cevns_fit.progress import progress as progress_report
 
-        computed = 0
-        results: dict[str, dict] = {}
         bar = progress_report(
             total,
-            initial=min(len(finished.records), total),  # no pass over the grid first
+            initial=done_before,  # no pass over the grid first
             desc="scan",
             unit="pt",
             enabled=progress,
         )
         try:
-            for record in stream:
-                varied = {name: record[name] for name in names}
+            for j, record in stream:
+                job = jobs[j]
+                varied = {name: record[name] for name in job.names}
                 record = _finite_or_none(record)
                 record["key"] = point_key(varied)
-                record["fingerprint"] = fingerprint
-                results[record["key"]] = record
-                computed += 1
-                if fh is not None:
-                    fh.write((json.dumps(record, allow_nan=False) + "\n").encode())
-                    fh.flush()
+                record["fingerprint"] = job.fingerprint
+                job.results[record["key"]] = record
+                if job.fh is not None:
+                    job.fh.write((json.dumps(record, allow_nan=False) + "\n").encode())
+                    job.fh.flush()
                 bar.update(1)
         finally:
             bar.close()
             stream.close()  # stops the workers at once if the loop ended early
+    return [_scan_result(job) for job in jobs]
+
+
+def _scan_result(job: _Job) -> ScanResult:
+    """A finished scan's points in grid order, computed and resumed ones together."""
     ordered, resumed = [], 0
-    for key in map(point_key, iter_grid(axes)):
-        if key in results:
-            ordered.append(results[key])
+    for key in map(point_key, iter_grid(job.axes)):
+        if key in job.results:
+            ordered.append(job.results[key])
         else:
-            ordered.append(finished.records[key])
+            ordered.append(job.finished.records[key])
             resumed += 1
     failed = sum("error" in p for p in ordered)
+    notes = list(job.notes)
     if failed:
         notes.append(f"{failed} point(s) failed")
     return ScanResult(
-        str(model_path), axes, ordered, computed=computed, resumed=resumed, notes=notes
+        job.model_path,
+        job.axes,
+        ordered,
+        computed=len(job.results),
+        resumed=resumed,
+        notes=notes,
     )
 
 

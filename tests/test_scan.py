@@ -247,3 +247,37 @@ def test_points_go_to_workers_in_chunks_that_keep_every_worker_busy():
     assert [len(c) for c in chunks] == [4, 4, 2]
     assert [p for c in chunks for p in c] == points
     assert apply_chunk(lambda p: {"y": 2 * p["x"]}, chunks[-1]) == [{"y": 16.0}, {"y": 18.0}]
+
+
+def test_a_batch_of_scans_on_one_pool_equals_the_scans_run_alone(tmp_path, monkeypatch):
+    """run_scans (the map's and compare's two models) starts one pool for all scans, and
+    each scan's records, results file and resuming are those of the scan run alone."""
+    import cevns_fit.executors as executors
+    from cevns_fit.scan import run_scans
+
+    ge = MODELS / "detectors" / "ge_array.toml"
+    axes = [Axis("threshold", (10.0, 16.0, 22.0))]
+    pools = []
+    original = executors.iter_local
+
+    def counting(*args, **kwargs):
+        pools.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(scan_module, "iter_local", counting)
+    out_a, out_b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a, b = run_scans([(CSPBI3, axes, out_a), (ge, axes, out_b)], workers=2, progress=False)
+    assert len(pools) == 1
+    alone_a = run_scan(CSPBI3, axes, workers=1, progress=False)
+    alone_b = run_scan(ge, axes, workers=1, progress=False)
+    for batch, alone in ((a, alone_a), (b, alone_b)):
+        assert batch.computed == 3 and batch.model == alone.model
+        for p, q in zip(batch.points, alone.points, strict=True):
+            assert p["threshold"] == q["threshold"]
+            assert p["Z_expected"] == pytest.approx(q["Z_expected"], rel=1e-12, abs=0)
+            assert p["exposure_kg_yr_5sigma"] == pytest.approx(
+                q["exposure_kg_yr_5sigma"], rel=1e-12, abs=0
+            )
+    assert len(out_a.read_text().splitlines()) == len(out_b.read_text().splitlines()) == 3
+    again = run_scans([(CSPBI3, axes, out_a), (ge, axes, out_b)], workers=2, progress=False)
+    assert [s.resumed for s in again] == [3, 3] and [s.computed for s in again] == [0, 0]

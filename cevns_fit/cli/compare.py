@@ -88,7 +88,12 @@ def format_table(result: dict) -> str:
 def run(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    from cevns_fit.compare import summarize, threshold_crossover, threshold_curves, z_vs_exposure
+    from cevns_fit.compare import (
+        summarize,
+        threshold_crossover,
+        threshold_curves_of,
+        z_vs_exposure,
+    )
     from cevns_fit.scan import parse_vary
 
     if args.reference_exposure <= 0:
@@ -109,11 +114,11 @@ def run(args: argparse.Namespace) -> dict:
     }
     curves, crossovers = [], []
     if args.thresholds and len(models) >= 2:
-        for model in models:
-            print(f"compare: {model.name}: 5 sigma exposure vs threshold", file=sys.stderr)
-            curves += threshold_curves(
-                model, grid, workers=args.workers, progress=not args.no_progress
-            )
+        names = ", ".join(model.name for model in models)
+        print(f"compare: {names}: 5 sigma exposure vs threshold", file=sys.stderr)
+        curves += threshold_curves_of(
+            models, grid, workers=args.workers, progress=not args.no_progress
+        )
         challenger = [c for c in curves if c.name == models[0].name]
         for ref in summaries[1:]:
             ref_curves = [c for c in curves if c.name == ref.name]
