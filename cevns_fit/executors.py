@@ -165,8 +165,7 @@ def dask_client(scheduler: str | None, workers: int | None):
     # temporary of a template (~0.1–1 MB) is then mapped and unmapped again, which cost
     # these scans a third of their time in the kernel; keep glibc's own threshold
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
-    if os.environ.get("CEVNS_FIT_DASK_TRIM") is None:
-        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(
             n_workers=workers or os.cpu_count(),
