@@ -1,16 +1,27 @@
-"""Scan speed: one configuration point with and without the true-recoil cache, and a small
-threshold × quenching map on the local executor against a dask LocalCluster, in one run.
+"""Scan speed (issue 12): one configuration point, the seed's A-beats-B map, the main job.
 
-    python benchmarks/bench_scan.py [--points N] [--json]
+    python benchmarks/bench_scan.py [--repeat N] [--points-only] [--json]
 
-* ``point (uncached)``: what every scan point cost before the cache — templates rebuilt from
-  dσ/dE_R (cache cleared first), median Z and the 5σ exposure;
-* ``point (cached)``: the same at a new threshold and quenching, the recoil spectrum reused;
-* ``map local`` / ``map dask``: ``cevns_fit.mapping.exposure_ratio_map`` on an N-point grid
-  (2 workers each; dask = a LocalCluster of 2 processes), wall time including process start,
-  with the largest relative difference of their ratios (they must agree).
+* ``point``: one configuration point in this process, CPU time on one core — templates at a new
+  threshold and quenching, the median Z and the 5σ exposure — for each shipped model, the
+  median over ``2 × repeat + 5`` points: ``recomputed`` with the true-recoil spectrum
+  integrated again (the cache cleared: what every point cost before the cache), and
+  ``point`` as a scan runs it (spectrum cached, one compiled likelihood per point), split
+  into templates and inference, with the μ = 0 fits the exposure solve used;
+* ``same``: the largest relative difference of Z and of the 5σ exposure between the scan's
+  point (:func:`cevns_fit.scan.evaluate_point`) and the single commands' path (templates
+  built from the model, ``expected_significance``, ``exposure_needed``) at those points;
+* ``map``: the seed's map, ``cevns-fit map cspbi3_array ge_array --vary
+  threshold=5:30:50 --vary quenching=0.15:0.45:20 --reference same`` (2 models × 1000
+  points, 5σ exposure each) as a fresh process with 2 workers, on the local executor and
+  on a dask LocalCluster, alternating, best of ``repeat``: wall time including process
+  start, CPU time, the largest relative difference between the two maps' ratios, and the
+  peak memory of a 500- and a 2000-point map;
+* ``main job``: the README's ``cevns-fit compare cspbi3_array ge_array --out DIR``, best of
+  ``repeat``.
 
-Ratios are against the uncached point and the local map measured in the same run.
+Targets (issue 12): point ≤ 5 ms, map ≤ 30 s, dask/local ≤ 1, main job ≤ 10 s, same ≤ 1e-6.
+Timings depend on the machine's load; every ratio is measured in the same run.
 """
 
 from __future__ import annotations
@@ -18,8 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,89 +43,203 @@ sys.path.insert(0, str(ROOT))
 
 from cevns_fit import response  # noqa: E402
 from cevns_fit.detector import load_detector_model  # noqa: E402
-from cevns_fit.inference import expected_significance, exposure_needed  # noqa: E402
-from cevns_fit.mapping import exposure_ratio_map  # noqa: E402
-from cevns_fit.scan import Axis  # noqa: E402
+from cevns_fit.inference import (  # noqa: E402
+    compile_model,
+    expected_significance,
+    exposure_needed,
+)
+from cevns_fit.scan import evaluate_point, scan_overrides  # noqa: E402
 from cevns_fit.templates import build_templates  # noqa: E402
 
 MODELS = ("cspbi3_array", "ge_array", "coherent_csi_2017")
+MAP_ARGS = ["cspbi3_array", "ge_array", "--vary", "quenching=0.15:0.45:20", "--reference", "same"]
 
 
-def one_point(model, thr: float, q: float | None) -> float:
-    start = time.perf_counter()
-    kwargs = {"threshold_keVnr": thr}
-    if q is not None:
-        kwargs["quenching"] = q
-    templates = build_templates(model.with_overrides(**kwargs))
-    expected_significance(templates)
-    exposure_needed(templates, sigma=5.0)
-    return time.perf_counter() - start
+def _points(model, n: int) -> list[dict]:
+    """n configuration points around the model's own: threshold × 0.8–1.6 and, for a
+    constant quenching factor, Q × 0.8–1.2."""
+    out = []
+    for k in range(n):
+        point = {"threshold": model.threshold_keVnr * (0.8 + 0.8 * k / max(n - 1, 1))}
+        if model.quenching.to_dict().get("model") == "constant":
+            point["quenching"] = model.quenching.value * (0.8 + 0.4 * ((k * 7) % n) / n)
+        out.append(point)
+    return out
 
 
-def bench_points(repeat: int = 7) -> list[dict]:
+def one_point(model, point: dict, *, recompute: bool) -> dict:
+    """Templates, Z and the 5σ exposure at ``point``, timed in CPU time of this process
+    (one core; wall time on a shared machine counts the other jobs too)."""
+    if recompute:
+        response._RECOIL_CACHE.clear()
+    start = time.process_time()
+    templates = build_templates(model.with_overrides(**scan_overrides(model, point)))
+    built = time.process_time()
+    fm = compile_model(templates)
+    z = expected_significance(templates, compiled=fm).Z_expected
+    solved = exposure_needed(templates, sigma=5.0, compiled=fm)
+    end = time.process_time()
+    return {
+        "total_s": end - start,
+        "templates_s": built - start,
+        "inference_s": end - built,
+        "fits": solved.n_fits,
+        "Z": z,
+        "exposure": solved.exposure_kg_yr,
+    }
+
+
+def bench_points(repeat: int) -> list[dict]:
     rows = []
     for name in MODELS:
-        model = load_detector_model(ROOT / "models" / "detectors" / f"{name}.toml")
-        q = 0.3 if name == "cspbi3_array" else None
-        thr = model.threshold_keVnr
-        uncached, cached = [], []
-        for k in range(repeat):
-            response._RECOIL_CACHE.clear()
-            uncached.append(one_point(model, thr * (1 + 0.01 * k), q))
-            cached.append(one_point(model, thr * (1.005 + 0.01 * k), q))
-        u, c = statistics.median(uncached), statistics.median(cached)
-        rows.append({"model": name, "uncached_s": u, "cached_s": c, "speedup": u / c})
+        path = ROOT / "models" / "detectors" / f"{name}.toml"
+        model = load_detector_model(path)
+        points = _points(model, 2 * repeat + 5)
+        one_point(model, points[0], recompute=False)  # imports, caches of the loader
+        recomputed = [one_point(model, p, recompute=True)["total_s"] for p in points]
+        cached = [one_point(model, p, recompute=False) for p in points]
+        worst = 0.0
+        for p, c in zip(points, cached, strict=True):
+            scan = evaluate_point(str(path), p, (5.0,))
+            worst = max(
+                worst,
+                abs(scan["Z_expected"] / c["Z"] - 1),
+                abs(scan["exposure_kg_yr_5sigma"] / c["exposure"] - 1),
+            )
+        rows.append(
+            {
+                "model": name,
+                "recomputed_s": statistics.median(recomputed),
+                "point_s": statistics.median(c["total_s"] for c in cached),
+                "templates_s": statistics.median(c["templates_s"] for c in cached),
+                "inference_s": statistics.median(c["inference_s"] for c in cached),
+                "fits": statistics.median(c["fits"] for c in cached),
+                "same": worst,
+            }
+        )
     return rows
 
 
-def bench_map(n_thr: int, n_q: int) -> dict:
-    a = ROOT / "models" / "detectors" / "cspbi3_array.toml"
-    b = ROOT / "models" / "detectors" / "ge_array.toml"
-    x = Axis("threshold", tuple(5.0 + 25.0 * i / (n_thr - 1) for i in range(n_thr)))
-    y = Axis("quenching", tuple(0.15 + 0.3 * j / (n_q - 1) for j in range(n_q)))
-    out = {}
-    for executor in ("local", "dask"):
+# runs the CLI and writes the peak memory of the process (it holds the records) and of its
+# largest worker to the file named by BENCH_RSS_FILE
+_WRAPPER = """
+import json, os, resource, sys
+from cevns_fit.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    with open(os.environ["BENCH_RSS_FILE"], "w") as fh:
+        json.dump([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss], fh)
+sys.exit(code)
+"""
+
+
+def _run(args: list[str]) -> tuple[float, float, tuple[float, float]]:
+    """(wall s, CPU s of the process and its workers, (peak MB of the process, of its
+    largest worker)) for a fresh ``cevns-fit`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.NamedTemporaryFile(suffix=".json") as rss:
         start = time.perf_counter()
-        result = exposure_ratio_map(a, b, x, y, executor=executor, workers=2, progress=False)
-        out[executor] = (time.perf_counter() - start, result.ratio["kg"])
+        subprocess.run(
+            [sys.executable, "-c", _WRAPPER, *args, "--no-progress"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env={**os.environ, "MPLBACKEND": "Agg", "BENCH_RSS_FILE": rss.name},
+        )
+        wall = time.perf_counter() - start
+        peak = tuple(kb / 1024.0 for kb in json.loads(Path(rss.name).read_text()))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, peak
+
+
+def _ratios(folder: Path) -> list[float]:
+    data = json.loads((folder / "map.json").read_text())
+    return [v for row in data["ratio"]["kg"] for v in row]
+
+
+def bench_map(repeat: int, n_thresholds: int = 50) -> dict:
+    args = [*MAP_ARGS, "--vary", f"threshold=5:30:{n_thresholds}", "--workers", "2"]
+    best = {"local": (math.inf, 0.0), "dask": (math.inf, 0.0)}
+    ratios, peak = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(repeat):
+            for executor in ("local", "dask"):
+                out = Path(tmp) / f"{executor}{k}"
+                wall, cpu, rss = _run(["map", *args, "--executor", executor, "--out", str(out)])
+                if wall < best[executor][0]:
+                    best[executor] = (wall, cpu)
+                ratios[executor] = _ratios(out)
+                if executor == "local":
+                    peak["large"] = rss
+        small = ["--vary", "threshold=5:30:12", "--workers", "2"]
+        _, _, peak["small"] = _run(["map", *MAP_ARGS, *small, "--out", str(Path(tmp) / "s")])
     diff = max(
-        abs(p / q - 1)
-        for row_p, row_q in zip(out["local"][1], out["dask"][1], strict=True)
-        for p, q in zip(row_p, row_q, strict=True)
-        if math.isfinite(p) and math.isfinite(q)
+        (abs(a / b - 1) for a, b in zip(ratios["local"], ratios["dask"], strict=True) if a and b),
+        default=0.0,
     )
     return {
-        "points": n_thr * n_q,
-        "local_s": out["local"][0],
-        "dask_s": out["dask"][0],
-        "dask_over_local": out["dask"][0] / out["local"][0],
+        "points": 2 * 20 * n_thresholds,
+        "local_s": best["local"][0],
+        "local_cpu_s": best["local"][1],
+        "dask_s": best["dask"][0],
+        "dask_cpu_s": best["dask"][1],
+        "dask_over_local": best["dask"][0] / best["local"][0],
         "max_rel_diff": diff,
+        "peak_MB": {"points_480": peak["small"], f"points_{2 * 20 * n_thresholds}": peak["large"]},
     }
+
+
+def bench_main_job(repeat: int) -> float:
+    best = math.inf
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(repeat):
+            wall, _, _ = _run(["compare", *MODELS[:2], "--out", str(Path(tmp) / str(k))])
+            best = min(best, wall)
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--points", type=int, default=100, help="map points (default 100)")
+    parser.add_argument("--repeat", type=int, default=2, help="repetitions (default 2)")
+    parser.add_argument("--points-only", action="store_true", help="skip the map and main job")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    points = bench_points()
-    n_thr = max(2, int(round(math.sqrt(args.points * 2))))
-    n_q = max(2, args.points // n_thr)
-    grid = bench_map(n_thr, n_q)
+    result = {"points": bench_points(args.repeat)}
+    if not args.points_only:
+        result["map"] = bench_map(args.repeat)
+        result["main_job_s"] = bench_main_job(args.repeat)
     if args.json:
-        print(json.dumps({"points": points, "map": grid}))
+        print(json.dumps(result))
         return 0
-    print(f"{'model':20s} {'point uncached':>15s} {'point cached':>13s} {'speed-up':>9s}")
-    for r in points:
-        print(
-            f"{r['model']:20s} {1e3 * r['uncached_s']:13.1f}ms {1e3 * r['cached_s']:11.1f}ms "
-            f"{r['speedup']:8.1f}x"
-        )
     print(
-        f"map {grid['points']} points: local {grid['local_s']:.1f} s, dask LocalCluster "
-        f"{grid['dask_s']:.1f} s (dask/local {grid['dask_over_local']:.2f}); "
-        f"largest relative difference of the ratios {grid['max_rel_diff']:.1e}"
+        f"{'model':18s} {'recomputed':>10s} {'point':>8s} {'templates':>9s} "
+        f"{'inference':>9s} {'fits':>4s} {'speed-up':>8s} {'same':>8s}"
     )
+    for r in result["points"]:
+        print(
+            f"{r['model']:18s} {1e3 * r['recomputed_s']:8.1f}ms {1e3 * r['point_s']:6.1f}ms "
+            f"{1e3 * r['templates_s']:7.1f}ms {1e3 * r['inference_s']:7.1f}ms "
+            f"{r['fits']:4.0f} {r['recomputed_s'] / r['point_s']:7.1f}x {r['same']:8.1e}"
+        )
+    if "map" in result:
+        m = result["map"]
+        print(
+            f"map {m['points']} points, 2 workers, wall incl. process start: local "
+            f"{m['local_s']:.1f} s (CPU {m['local_cpu_s']:.1f} s), dask LocalCluster "
+            f"{m['dask_s']:.1f} s (CPU {m['dask_cpu_s']:.1f} s), dask/local "
+            f"{m['dask_over_local']:.2f}; largest relative difference of the ratios "
+            f"{m['max_rel_diff']:.1e}"
+        )
+        for label, (parent, worker) in m["peak_MB"].items():
+            print(
+                f"  peak memory, map of {label.split('_')[1]} points: process {parent:.0f} MB, "
+                f"largest worker {worker:.0f} MB"
+            )
+        print(f"main job (compare cspbi3_array ge_array --out DIR): {result['main_job_s']:.1f} s")
     return 0
 
 
