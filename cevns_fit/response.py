@@ -363,8 +363,7 @@ def response_matrices(
     edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
     discrete = res.kind == "counting"
     grids = [
-        fine_edges(edges, eff, n_fine=model.fine_bins_per_bin, discrete=discrete)
-        for eff in efficiencies
+        _fine_edges_cached(edges, eff, model.fine_bins_per_bin, discrete) for eff in efficiencies
     ]
     union = grids[0][0] if len(grids) == 1 else np.unique(np.concatenate([g for g, _ in grids]))
     parts = smeared_cdf(true_edges_keVnr, union, q, res, model.gain)
@@ -378,6 +377,30 @@ def response_matrices(
         smear *= eff(0.5 * (fine[1:] + fine[:-1]))[None, :]
         out.append(rebin(smear, index))
     return out
+
+
+# The fine grid depends on the analysis edges and the efficiency alone: the nominal one serves
+# the quenching and resolution variations too, and a scan asks again at every point with
+# the same efficiency. Keyed by value (the edges' bytes, the efficiency's frozen dataclass).
+_FINE_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_FINE_CACHE_SIZE = 64
+
+
+def _fine_edges_cached(edges: np.ndarray, efficiency, n_fine: int, discrete: bool):
+    try:
+        key = (edges.tobytes(), efficiency, n_fine, discrete, _MAX_STEP, _MAX_BEND, _MAX_HALVINGS)
+        hash(key)
+    except TypeError:  # an efficiency that is not hashable (e.g. holds arrays): no cache
+        return fine_edges(edges, efficiency, n_fine=n_fine, discrete=discrete)
+    cached = _FINE_CACHE.get(key)
+    if cached is None:
+        cached = fine_edges(edges, efficiency, n_fine=n_fine, discrete=discrete)
+        for arr in cached:
+            arr.setflags(write=False)
+        if len(_FINE_CACHE) >= _FINE_CACHE_SIZE:
+            _FINE_CACHE.pop(next(iter(_FINE_CACHE)))
+        _FINE_CACHE[key] = cached
+    return cached
 
 
 def response_matrix(
