@@ -37,6 +37,7 @@ control channels: the "statistics only" numbers.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -183,6 +184,11 @@ def _z_from_q0(q0: float) -> float:
     return math.sqrt(max(q0, 0.0))
 
 
+# The cold-started Asimov q0 of a compiled model, kept while the model lives: a scan point
+# asks for it as its Z and again as the first step of each exposure solve.
+_ASIMOV_AT_NOMINAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _asimov_q0(
     fm: FastModel,
     *,
@@ -194,6 +200,18 @@ def _asimov_q0(
     On Asimov data the free fit's −ln L is 0 exactly in :mod:`~cevns_fit.fastlik`'s deviance
     convention (λ = n, auxiliary data at the parameters), so no second fit is needed.
     """
+    if init is None and fixed_mask is None:
+        known = _ASIMOV_AT_NOMINAL.get(fm)
+        if known is None:
+            known = _ASIMOV_AT_NOMINAL[fm] = _asimov_q0_fit(fm, None, None)
+        return known[0], known[1].copy()
+    return _asimov_q0_fit(fm, fixed_mask, init)
+
+
+def _asimov_q0_fit(
+    fm: FastModel, fixed_mask: np.ndarray | None, init: np.ndarray | None
+) -> tuple[float, np.ndarray]:
+    """The μ = 0 fit of :func:`_asimov_q0`."""
     nominal = fm.nominal_pars(mu=1.0)
     main = fm.expected_main(nominal)
     aux = np.where(fm.constrained, nominal, np.nan)
@@ -622,8 +640,10 @@ def exposure_needed(
     def z_at(factor: float) -> float:
         if factor in cache:
             return cache[factor]
-        scaled = fm.scaled(factor)
-        q0, pars = _asimov_q0(scaled, init=state["init"])
+        # the reference exposure cold-started (its fit is shared with the point's Z), the
+        # others warm-started from the previous fit
+        scaled, init = (fm, None) if factor == 1.0 else (fm.scaled(factor), state["init"])
+        q0, pars = _asimov_q0(scaled, init=init)
         state["init"], state["fits"] = pars, state["fits"] + 1
         cache[factor] = _z_from_q0(q0)
         slopes[factor] = _q0_slope(fm, pars, q0, factor)
