@@ -6,15 +6,17 @@
 # Usage:  tools/mutation.sh [MODULE ...]
 #   MODULE: cross_section form_factors rates fastlik inference quenching resolution templates
 #           response backgrounds tables (default: cross_section form_factors rates fastlik
-#           inference)
+#           inference); a package (fastlik) stands for its modules (fastlik/interpolation
+#           fastlik/kernel fastlik/model fastlik/fitting), each of which can also be named alone
 # Environment:
 #   MUTATION_TIMEBOX   seconds per module (default 600); a module cut short reports the
 #                      mutants it reached ("not checked" counts the rest)
 #   MUTATION_DIR       scratch directory (default: a new temporary one); the repository is
 #                      copied there, so the working tree is never mutated
 #   MUTATION_TESTS_REV take tests/ from this git revision (e.g. to score an older suite)
-#   MUTATION_LINES_<module>  line ranges to mutate, e.g. MUTATION_LINES_fastlik=124:178,594:702
-#                      (defaults in lines_for(); empty for the whole module)
+#   MUTATION_LINES_<module>  line ranges to mutate, e.g. MUTATION_LINES_fastlik_kernel=137:193
+#                      ("/" in the module written "_"; defaults in lines_for(); empty for the
+#                      whole module)
 #   PYTHON             interpreter with mutmut 2.5 installed (default: .venv/bin/python;
 #                      pip install 'mutmut==2.5.1' whatthepatch)
 # Output: per module, killed / survived / timed out / not checked and the score
@@ -27,8 +29,21 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 TIMEBOX=${MUTATION_TIMEBOX:-600}
 WORK=${MUTATION_DIR:-$(mktemp -d -t cevns-mutation.XXXXXX)}
-MODULES=("$@")
-[ ${#MODULES[@]} -eq 0 ] && MODULES=(cross_section form_factors rates fastlik inference)
+REQUESTED=("$@")
+[ ${#REQUESTED[@]} -eq 0 ] && REQUESTED=(cross_section form_factors rates fastlik inference)
+
+# The modules of a package that hold mathematics, in data-flow order (fastlik/deviance is a
+# single expression checked with fit.py's tests; fastlik/workspace is bookkeeping).
+modules_of() {
+  case "$1" in
+    fastlik) echo fastlik/interpolation fastlik/kernel fastlik/model fastlik/fitting ;;
+    *) echo "$1" ;;
+  esac
+}
+MODULES=()
+for m in "${REQUESTED[@]}"; do
+  for sub in $(modules_of "$m"); do MODULES+=("$sub"); done
+done
 
 # The fast tests that exercise each module (slow subprocess/figure tests deselected below);
 # files missing from the tests being scored are skipped. Each mutant costs one pytest start
@@ -51,14 +66,20 @@ tests_for() {
 }
 
 # Line ranges (FIRST:LAST, 1-based, comma-separated) mutated in the large modules; empty: all.
-# fastlik: code-4/4p interpolation, expected counts and their Jacobian, ln L, −ln L and its
-# gradient, the Gauss-Newton objective/gradient/Hessian, Asimov data. inference: q0 from the
-# Asimov and the observed data, toys, toy and exact p-values, exposure solving, CLs.
+# fastlik: code-4/4p interpolation (interpolation: _code4_coefficients..code4p_delta),
+# expected counts and their Jacobian (kernel: _gamma.._lam_jac), ln L, −ln L and its
+# gradient, Jacobian, Fisher diagonal, Asimov data (model: expected_rows..fisher_diagonal,
+# asimov), the Gauss-Newton objective/gradient/Hessian (fitting: _newton_loop up to its
+# Cholesky solve). inference: q0 from the Asimov and the observed data, toys, toy and exact
+# p-values, exposure solving, CLs. Re-derive the ranges after editing these functions.
 lines_for() {
-  local var="MUTATION_LINES_$1"
+  local var="MUTATION_LINES_${1//\//_}"
   if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
   case "$1" in
-    fastlik) echo "124:178,594:702,727:790,832:842" ;;
+    fastlik/interpolation) echo "32:85" ;;
+    fastlik/kernel) echo "137:193" ;;
+    fastlik/model) echo "151:208,210:219" ;;
+    fastlik/fitting) echo "102:174" ;;
     inference) echo "174:257,362:408,498:620,621:700" ;;
     *) echo "" ;;
   esac
@@ -75,7 +96,8 @@ cd "$WORK"
 echo "mutation testing in $WORK" >&2
 for module in "${MODULES[@]}"; do
   files=()
-  for t in $(tests_for "$module"); do
+  tag=${module//\//_}  # file-name form of fastlik/kernel
+  for t in $(tests_for "${module%%/*}"); do
     [ -f "tests/$t.py" ] && files+=("tests/$t.py")
   done
   runner="$PY -m pytest -x -q -p no:cacheprovider -k 'not recoil_spectra and not coherent_example' ${files[*]}"
@@ -100,13 +122,13 @@ source = "".join(lines)
 ast.parse(source)
 open(path, "w", encoding="utf-8").write(source)
 PYEOF
-  cp "cevns_fit/$module.py" "$module.py.tagged"
+  cp "cevns_fit/$module.py" "$tag.py.tagged"
   # Large modules: mutate only the line ranges that hold the mathematics (MUTATION_LINES, or
   # the defaults below), through a patch that marks those lines as added.
   scope=()
   ranges=$(lines_for "$module")
   if [ -n "$ranges" ]; then
-    "$PY" - "cevns_fit/$module.py" "$ranges" >"$module.scope.patch" <<'PYEOF'
+    "$PY" - "cevns_fit/$module.py" "$ranges" >"$tag.scope.patch" <<'PYEOF'
 import difflib
 import sys
 
@@ -119,7 +141,7 @@ for part in ranges.split(","):
 before = [line for n, line in enumerate(lines, 1) if n not in chosen]
 sys.stdout.writelines(difflib.unified_diff(before, lines, f"a/{path}", f"b/{path}"))
 PYEOF
-    scope=(--use-patch-file "$module.scope.patch")
+    scope=(--use-patch-file "$tag.scope.patch")
     echo "   lines $ranges" >&2
   fi
   # mutmut 2.5 sometimes dies in its cache ("Attribute Mutant.line is required", a race between
@@ -129,7 +151,7 @@ PYEOF
   attempt=0
   while [ "$SECONDS" -lt "$deadline" ] && [ "$attempt" -lt 8 ]; do
     attempt=$((attempt + 1))
-    log="mutmut-$module.$attempt.log"
+    log="mutmut-$tag.$attempt.log"
     setsid "$PY" -m mutmut run --paths-to-mutate "cevns_fit/$module.py" "${scope[@]}" \
       --runner "$runner" --test-time-multiplier 3 --no-progress --simple-output >"$log" 2>&1 &
     pid=$!
@@ -144,7 +166,7 @@ PYEOF
     done
     wait "$pid" 2>/dev/null || true
     # a stopped run can leave a mutant in place: restore the (tagged) module
-    cp "$module.py.tagged" "cevns_fit/$module.py"
+    cp "$tag.py.tagged" "cevns_fit/$module.py"
     [ "$crashed" = 1 ] || break
     echo "   mutmut crashed (see $log), resuming" >&2
   done
@@ -159,12 +181,20 @@ rows = db.execute(
     " JOIN Line ON Mutant.line = Line.id JOIN SourceFile ON Line.sourcefile = SourceFile.id"
     " GROUP BY SourceFile.filename, Mutant.status"
 ).fetchall()
-print(f"{'module':<16}{'killed':>8}{'survived':>10}{'timeout':>9}{'unchecked':>11}{'score':>8}")
+print(f"{'module':<24}{'killed':>8}{'survived':>10}{'timeout':>9}{'unchecked':>11}{'score':>8}")
+packages = {}
 for module in sys.argv[1:]:
     counts = {s: n for f, s, n in rows if f.endswith(f"/{module}.py")}
     k, s = counts.get("ok_killed", 0), counts.get("bad_survived", 0)
     t = counts.get("bad_timeout", 0) + counts.get("ok_suspicious", 0)
     u = counts.get("untested", 0)
     score = f"{100 * k / (k + s + t):.0f} %" if k + s + t else "-"
-    print(f"{module:<16}{k:>8}{s:>10}{t:>9}{u:>11}{score:>8}")
+    print(f"{module:<24}{k:>8}{s:>10}{t:>9}{u:>11}{score:>8}")
+    if "/" in module:  # a package's modules also add up to one row
+        total = packages.setdefault(module.split("/")[0], [0, 0, 0, 0])
+        for i, n in enumerate((k, s, t, u)):
+            total[i] += n
+for package, (k, s, t, u) in packages.items():
+    score = f"{100 * k / (k + s + t):.0f} %" if k + s + t else "-"
+    print(f"{package + ' (all)':<24}{k:>8}{s:>10}{t:>9}{u:>11}{score:>8}")
 PYEOF
