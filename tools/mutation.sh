@@ -6,8 +6,10 @@
 # Usage:  tools/mutation.sh [MODULE ...]
 #   MODULE: cross_section form_factors rates fastlik inference quenching resolution templates
 #           response backgrounds tables (default: cross_section form_factors rates fastlik
-#           inference); a package (fastlik) stands for its modules (fastlik/interpolation
-#           fastlik/kernel fastlik/model fastlik/fitting), each of which can also be named alone
+#           inference); a package stands for its modules (fastlik: fastlik/interpolation
+#           fastlik/kernel fastlik/model fastlik/fitting; inference: inference/engine
+#           inference/significance inference/exposure inference/limits), each of which can
+#           also be named alone
 # Environment:
 #   MUTATION_TIMEBOX   seconds per module (default 600); a module cut short reports the
 #                      mutants it reached ("not checked" counts the rest)
@@ -32,11 +34,13 @@ WORK=${MUTATION_DIR:-$(mktemp -d -t cevns-mutation.XXXXXX)}
 REQUESTED=("$@")
 [ ${#REQUESTED[@]} -eq 0 ] && REQUESTED=(cross_section form_factors rates fastlik inference)
 
-# The modules of a package that hold mathematics, in data-flow order (fastlik/deviance is a
-# single expression checked with fit.py's tests; fastlik/workspace is bookkeeping).
+# The modules of a package that hold the mathematics lines_for() scopes, in data-flow order
+# (name the others alone: fastlik/deviance, fastlik/workspace, inference/background_free,
+# inference/impacts, inference/results).
 modules_of() {
   case "$1" in
     fastlik) echo fastlik/interpolation fastlik/kernel fastlik/model fastlik/fitting ;;
+    inference) echo inference/engine inference/significance inference/exposure inference/limits ;;
     *) echo "$1" ;;
   esac
 }
@@ -70,8 +74,10 @@ tests_for() {
 # expected counts and their Jacobian (kernel: _gamma.._lam_jac), ln L, −ln L and its
 # gradient, Jacobian, Fisher diagonal, Asimov data (model: expected_rows..fisher_diagonal,
 # asimov), the Gauss-Newton objective/gradient/Hessian (fitting: _newton_loop up to its
-# Cholesky solve). inference: q0 from the Asimov and the observed data, toys, toy and exact
-# p-values, exposure solving, CLs. Re-derive the ranges after editing these functions.
+# Cholesky solve). inference: q0 from the Asimov and the observed data, toys (engine:
+# _z_from_q0.._single_bin_counting, _check_exposure), toy and exact p-values (significance:
+# _toy_pvalue, _exact_significance), exposure solving (exposure: all), CLs (limits: _BANDS
+# to upper_limit's root finder). Re-derive the ranges after editing these functions.
 lines_for() {
   local var="MUTATION_LINES_${1//\//_}"
   if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
@@ -80,7 +86,10 @@ lines_for() {
     fastlik/kernel) echo "137:193" ;;
     fastlik/model) echo "151:208,210:219" ;;
     fastlik/fitting) echo "102:174" ;;
-    inference) echo "174:257,362:408,498:620,621:700" ;;
+    inference/engine) echo "27:134" ;;
+    inference/significance) echo "151:196" ;;
+    inference/exposure) echo "26:190" ;;
+    inference/limits) echo "26:112" ;;
     *) echo "" ;;
   esac
 }
