@@ -4,7 +4,7 @@ The workspace is the project's likelihood of record: anyone can load it in plain
 (``pyhf inspect``, ``pyhf fit``) or ROOT (``pyhf json2xml``) and reproduce our numbers.
 :mod:`cevns_fit.fastlik` evaluates the same model faster; :mod:`cevns_fit.inference` uses both.
 
-Parameters are named after what they mean, straight from the templates (``templates.py``):
+Parameters are named after what they mean, straight from the templates (``templates/``):
 
 =======================  ==========================================================  ==========
 parameter                meaning                                                     modifier

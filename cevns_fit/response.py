@@ -7,7 +7,7 @@ The chain, per flux component c (rates.py gives dR_c/dE_R per kg per day per keV
 2. response matrix M (n_true, n_bins): probability that a recoil in true bin i is recorded in
    analysis bin j, = quenching -> smearing -> efficiency -> rebinning, built once per model (and
    once per quenching/threshold/resolution variation)
-3. counts_c = r_c @ M × (kg·days of exposure)  (templates.py).
+3. counts_c = r_c @ M × (kg·days of exposure)  (templates/signal.py).
 
 Smearing is exact for a recoil spread uniformly over its true bin: for Gaussian resolution the
 probability to land below x is [Ψ(x − u0) − Ψ(x − u1)] / (u1 − u0), u0, u1 the bin's observable

@@ -8,8 +8,9 @@
 #           response backgrounds tables (default: cross_section form_factors rates fastlik
 #           inference); a package stands for its modules (fastlik: fastlik/interpolation
 #           fastlik/kernel fastlik/model fastlik/fitting; inference: inference/engine
-#           inference/significance inference/exposure inference/limits), each of which can
-#           also be named alone
+#           inference/significance inference/exposure inference/limits; templates:
+#           templates/containers templates/signal templates/background templates/build), each
+#           of which can also be named alone
 # Environment:
 #   MUTATION_TIMEBOX   seconds per module (default 600); a module cut short reports the
 #                      mutants it reached ("not checked" counts the rest)
@@ -34,13 +35,14 @@ WORK=${MUTATION_DIR:-$(mktemp -d -t cevns-mutation.XXXXXX)}
 REQUESTED=("$@")
 [ ${#REQUESTED[@]} -eq 0 ] && REQUESTED=(cross_section form_factors rates fastlik inference)
 
-# The modules of a package that hold the mathematics lines_for() scopes, in data-flow order
-# (name the others alone: fastlik/deviance, fastlik/workspace, inference/background_free,
-# inference/impacts, inference/results).
+# The modules a package name stands for, in data-flow order: for fastlik and inference those
+# holding the mathematics lines_for() scopes (name the others alone: fastlik/deviance,
+# fastlik/workspace, inference/background_free, inference/impacts, inference/results).
 modules_of() {
   case "$1" in
     fastlik) echo fastlik/interpolation fastlik/kernel fastlik/model fastlik/fitting ;;
     inference) echo inference/engine inference/significance inference/exposure inference/limits ;;
+    templates) echo templates/containers templates/signal templates/background templates/build ;;
     *) echo "$1" ;;
   esac
 }

@@ -57,14 +57,26 @@ importable from ``cevns_fit.fastlik`` itself:
 
 from __future__ import annotations
 
+# Besides the public names, the constants and private helpers of the former single module stay
+# importable from here (tests and likelihood.py use some): the same objects, so to monkeypatch
+# one, patch it in the submodule that uses it (e.g. cevns_fit.fastlik.fitting._dposv).
 from cevns_fit.fastlik.deviance import poisson_deviance_half
-from cevns_fit.fastlik.fitting import FastFitResult
-from cevns_fit.fastlik.interpolation import (  # noqa: F401  (_code4_coefficients: tests use it)
+from cevns_fit.fastlik.fitting import (  # noqa: F401
+    FastFitResult,
+    _scipy_openblas,
+    _single_threaded_blas,
+)
+from cevns_fit.fastlik.interpolation import (  # noqa: F401
+    _CODE4_AINV,
     _code4_coefficients,
     code4_factor,
     code4p_delta,
 )
-from cevns_fit.fastlik.model import FastModel
-from cevns_fit.fastlik.workspace import SUPPORTED_MODIFIERS  # noqa: F401  (likelihood.py uses it)
+from cevns_fit.fastlik.model import _HALF_LOG_2PI, FastModel  # noqa: F401
+from cevns_fit.fastlik.workspace import (  # noqa: F401
+    _DEFAULT_BOUNDS,
+    _DEFAULT_INIT,
+    SUPPORTED_MODIFIERS,
+)
 
 __all__ = ["FastModel", "FastFitResult", "code4_factor", "code4p_delta", "poisson_deviance_half"]
