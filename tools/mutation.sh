@@ -202,10 +202,12 @@ for module in sys.argv[1:]:
     score = f"{100 * k / (k + s + t):.0f} %" if k + s + t else "-"
     print(f"{module:<24}{k:>8}{s:>10}{t:>9}{u:>11}{score:>8}")
     if "/" in module:  # a package's modules also add up to one row
-        total = packages.setdefault(module.split("/")[0], [0, 0, 0, 0])
-        for i, n in enumerate((k, s, t, u)):
+        total = packages.setdefault(module.split("/")[0], [0, 0, 0, 0, 0])
+        for i, n in enumerate((k, s, t, u, 1)):
             total[i] += n
-for package, (k, s, t, u) in packages.items():
+for package, (k, s, t, u, n_modules) in packages.items():
+    if n_modules < 2:
+        continue
     score = f"{100 * k / (k + s + t):.0f} %" if k + s + t else "-"
     print(f"{package + ' (all)':<24}{k:>8}{s:>10}{t:>9}{u:>11}{score:>8}")
 PYEOF
