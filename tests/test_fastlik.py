@@ -87,6 +87,23 @@ def pyhf_aux(fm: FastModel, model, aux: np.ndarray) -> np.ndarray:
     return np.concatenate([aux[fm.set_slices[name]] for name in model.config.auxdata_order])
 
 
+def plain_asimov_q0(fm: FastModel, workspace: dict) -> float:
+    """Plain pyhf's discovery q0 (two minuit fits) on the Asimov data at μ = 1."""
+    with pyhf_backend() as pyhf:
+        model, _ = pyhf_model(workspace)
+        asimov = model.expected_data(pyhf_pars(fm, model, fm.nominal_pars(mu=1.0)))
+        return float(
+            pyhf.infer.test_statistics.q0(
+                0.0,
+                asimov,
+                model,
+                model.config.suggested_init(),
+                model.config.suggested_bounds(),
+                model.config.suggested_fixed(),
+            )
+        )
+
+
 def random_point(fm: FastModel, rng: np.random.Generator) -> np.ndarray:
     pars = fm.init.copy()
     for name, sl in fm.set_slices.items():
@@ -193,20 +210,9 @@ def test_asimov_q0_equals_plain_pyhf(seed):
     fit0 = fm.fit(main, aux, fix={fm.poi_index: 0.0})
     assert fit0.success
     q0_fast = 2 * (fit0.nll - fm.nll_and_grad(nominal, main, aux)[0])
-    with pyhf_backend() as pyhf:
-        model, _ = pyhf_model(workspace)
-        asimov = model.expected_data(pyhf_pars(fm, model, nominal))
-        q0_plain = float(
-            pyhf.infer.test_statistics.q0(
-                0.0,
-                asimov,
-                model,
-                model.config.suggested_init(),
-                model.config.suggested_bounds(),
-                model.config.suggested_fixed(),
-            )
-        )
-    assert np.sqrt(q0_fast) == pytest.approx(np.sqrt(q0_plain), rel=1e-4, abs=0)
+    assert np.sqrt(q0_fast) == pytest.approx(
+        np.sqrt(plain_asimov_q0(fm, workspace)), rel=1e-4, abs=0
+    )
 
 
 def test_free_fit_to_prefit_asimov_returns_the_generating_point():
@@ -317,17 +323,6 @@ def test_newton_alone_converges_on_the_discovery_fit_and_equals_plain_pyhf(name)
     assert fit0.success and fit0.message == "Newton converged"
     assert fit0.n_evaluations <= 25
     q0_fast = 2 * fit0.nll  # deviance convention: the free fit's −ln L is 0 on Asimov data
-    with pyhf_backend() as pyhf:
-        pmodel, _ = pyhf_model(workspace)
-        asimov = pmodel.expected_data(pyhf_pars(fm, pmodel, fm.nominal_pars(mu=1.0)))
-        q0_plain = float(
-            pyhf.infer.test_statistics.q0(
-                0.0,
-                asimov,
-                pmodel,
-                pmodel.config.suggested_init(),
-                pmodel.config.suggested_bounds(),
-                pmodel.config.suggested_fixed(),
-            )
-        )
-    assert np.sqrt(q0_fast) == pytest.approx(np.sqrt(q0_plain), rel=1e-4, abs=0)
+    assert np.sqrt(q0_fast) == pytest.approx(
+        np.sqrt(plain_asimov_q0(fm, workspace)), rel=1e-4, abs=0
+    )

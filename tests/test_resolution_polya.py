@@ -119,3 +119,24 @@ def test_bad_polya_settings_name_the_key(tmp_path, resolution, observable_pe, me
     with pytest.raises(InputError) as info:
         load_detector_model(path)
     assert message in str(info.value) and "polya.toml" in str(info.value)
+
+
+def test_response_matrix_smears_a_recoil_with_the_poisson_moments(coherent):
+    # The same recoil with Poisson PE statistics: mean and variance both μ = 23.44 PE.
+    model = replace(coherent, quenching=ConstantQuenching(0.0878), resolution=PoissonPEResolution())
+    edges = np.arange(0.0, 301.0)
+    true = np.array([20.0, 20.0 * (1 + 1e-9)])
+    row = response_matrix(true, model, efficiency=StepEfficiency(0.0), bin_edges=edges)[0]
+    mu = 13.348 * 0.0878 * 20.0
+    mean = np.sum(edges[:-1] * row)
+    var = np.sum((edges[:-1] - mean) ** 2 * row)
+    assert row.sum() == pytest.approx(1.0, rel=1e-9, abs=0)
+    assert mean == pytest.approx(mu, rel=1e-7, abs=0)
+    assert var == pytest.approx(mu, rel=1e-7, abs=0)
+
+
+def test_default_single_pe_gain_is_exponential_with_excess_noise_factor_2():
+    # θ = 1: a gamma gain of shape 1 (exponential), Var N = μ (1 + 1/θ) = 2μ.
+    p = _pmf(PolyaPEResolution(), 10.0)
+    mean = np.sum(K * p)
+    assert np.sum((K - mean) ** 2 * p) == pytest.approx(20.0, rel=1e-9, abs=0)
