@@ -63,7 +63,7 @@ from __future__ import annotations
 from cevns_fit.fastlik.deviance import poisson_deviance_half
 from cevns_fit.fastlik.fitting import (  # noqa: F401
     FastFitResult,
-    _scipy_openblas,
+    _blas_controller,
     _single_threaded_blas,
 )
 from cevns_fit.fastlik.interpolation import (  # noqa: F401
