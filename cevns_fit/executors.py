@@ -42,8 +42,14 @@ DASK_CONNECT_TIMEOUT_S = 5.0
 def _worker_init(parent_pid: int, setup: Callable[[], None] | None = None) -> None:
     """In each worker process: leave Ctrl-C to the parent (which stops the pool), exit
     when the parent is gone (killed with -9, the pool's pipes would otherwise keep the
-    workers alive for minutes), and run ``setup`` (e.g. preload caches the parent filled)."""
+    workers alive for minutes), use one BLAS thread, and run ``setup`` (e.g. preload caches
+    the parent filled)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # one BLAS thread per worker process (dask's workers do the same through the
+    # environment): the workers already fill the cores, extra BLAS threads only contend
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     if setup is not None:
         setup()
 
