@@ -68,6 +68,7 @@ _EXPORTS = {
     "Axis": "scan",
     "parse_vary": "scan",
     "run_scan": "scan",
+    "run_scans": "scan",
     "summarize": "compare",
     "threshold_curves": "compare",
     "threshold_crossover": "compare",
@@ -118,7 +119,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     )
     from cevns_fit.rates import differential_rate, total_rate  # noqa: F401
     from cevns_fit.registry import load_model, load_source_model, shipped_models  # noqa: F401
-    from cevns_fit.scan import Axis, parse_vary, run_scan  # noqa: F401
+    from cevns_fit.scan import Axis, parse_vary, run_scan, run_scans  # noqa: F401
     from cevns_fit.sources import Source, load_source  # noqa: F401
     from cevns_fit.spectra import data_for_channels, observed_counts, read_spectra  # noqa: F401
     from cevns_fit.tables import read_table  # noqa: F401
