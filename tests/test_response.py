@@ -148,3 +148,26 @@ def test_gaussian_tail_bins_keep_full_relative_precision():
     expected = [averaged(a, b) for a, b in zip(edges[:4], edges[1:5], strict=True)]
     np.testing.assert_allclose(row[:4], expected, rtol=1e-9, atol=0)
     assert row[-1] < 1e-300
+
+
+def test_unhashable_efficiency_and_timing_are_computed_without_the_caches():
+    """The fine-grid and beam-window caches key on frozen dataclasses; one built through the
+    Python API with lists (unhashable) is computed directly, with the same result."""
+    from cevns_fit.efficiency import TabulatedEfficiency
+    from cevns_fit.templates import beam_window_fractions
+
+    edges = np.arange(2.0, 12.01, 2.0)
+    hashable = TabulatedEfficiency((0.0, 4.0, 6.0, 30.0), (0.0, 0.2, 1.0, 1.0))
+    listed = TabulatedEfficiency([0.0, 4.0, 6.0, 30.0], [0.0, 0.2, 1.0, 1.0])
+    with pytest.raises(TypeError):
+        hash(listed)
+    for a, b in zip(
+        response._fine_edges_cached(edges, hashable, 4, False),
+        response._fine_edges_cached(edges, listed, 4, False),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    model = load_detector_model(DETECTORS / "cspbi3_array.toml")
+    timing = replace(model.source.timing, bunch_offsets_us=[0.0])
+    listed_model = replace(model, source=replace(model.source, timing=timing))
+    assert beam_window_fractions(listed_model) == beam_window_fractions(model)

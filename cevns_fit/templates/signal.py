@@ -106,10 +106,17 @@ def beam_window_fractions(model: DetectorModel) -> dict[str, float]:
     }
 
 
-@lru_cache(maxsize=64)
 def _window_fraction(timing, timing_class: str) -> float:
-    """``timing.window_fraction`` once per (frozen, hashable) pulse timing and class: it
+    """``timing.window_fraction``, once per (frozen, hashable) pulse timing and class: it
     integrates the pulse shape over the window (~0.5 ms), and a scan asks at every point."""
+    try:
+        return _cached_window_fraction(timing, timing_class)
+    except TypeError:  # a timing built with unhashable fields (e.g. a list): no cache
+        return timing.window_fraction(timing_class)
+
+
+@lru_cache(maxsize=64)
+def _cached_window_fraction(timing, timing_class: str) -> float:
     return timing.window_fraction(timing_class)
 
 
