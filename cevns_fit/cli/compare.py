@@ -63,24 +63,25 @@ def format_table(result: dict) -> str:
     by_name = {d["name"]: d for d in detectors}
     for cross in result.get("crossover", []):
         kg, usd = cross["per_kg_threshold_keVnr"], cross["per_dollar_threshold_keVnr"]
-        fmt = lambda v: "never" if v is None else f"{v:.3g} keVnr"  # noqa: E731
+        fmt = lambda v: "at no threshold" if v is None else f"below {v:.3g} keVnr"  # noqa: E731
         ref = by_name.get(cross["reference"], {})
         as_built = (
             f" as built ({ref['threshold_keVnr']:.3g} keVnr)" if "threshold_keVnr" in ref else ""
         )
         lines.append(
             f"{cross['challenger']} ({cross['quenching_label']}) beats {cross['reference']}"
-            f"{as_built}: per kg below {fmt(kg)}, per dollar below {fmt(usd)}"
+            f"{as_built}: per kg {fmt(kg)}, per dollar {fmt(usd)}"
             + (f"  [{cross['note']}]" if cross.get("note") else "")
         )
         if cross["quenching_label"] == "nominal" and "curves_cross_per_kg_keVnr" in cross:
             kg_x, usd_x = (
-                ", ".join(f"{x:.3g}" for x in cross[key]) or "nowhere"
+                "at " + ", ".join(f"{x:.3g}" for x in cross[key]) + " keVnr"
+                if cross[key]
+                else "nowhere"
                 for key in ("curves_cross_per_kg_keVnr", "curves_cross_per_dollar_keVnr")
             )
             lines.append(
-                f"  at equal thresholds the 5σ curves cross at {kg_x} keVnr per kg, "
-                f"{usd_x} keVnr per dollar"
+                f"  at equal thresholds the 5σ curves cross {kg_x} per kg, {usd_x} per dollar"
             )
     return "\n".join(lines)
 
