@@ -658,3 +658,16 @@ def test_exposure_needed_lands_on_the_target_z_in_few_fits(name, sigma):
     z = expected_significance(templates.scaled_to(solved.exposure_kg_yr)).Z_expected
     assert z == pytest.approx(sigma, rel=1e-6, abs=0)
     assert solved.n_fits <= 6
+
+
+@pytest.mark.parametrize(("a", "b"), [(2.0, 0.0), (2.0, -0.02), (0.3, -1e-4), (1.0, 0.01)])
+def test_the_origin_parabola_step_is_exact_for_a_parabola_through_the_origin(a, b):
+    """q(x) = a x + b x²: from its value and slope at any f the step lands on q = target."""
+    from cevns_fit.inference.exposure import _origin_quadratic_root
+
+    target = 25.0
+    for f in (0.5, 3.0, 9.0):
+        x = _origin_quadratic_root(f, a * f + b * f * f, a + 2 * b * f, target)
+        assert a * x + b * x * x == pytest.approx(target, rel=1e-12, abs=0)
+    # a saturating parabola that never reaches the target has no step
+    assert _origin_quadratic_root(1.0, 0.9, 0.8, 1e3) is None

@@ -162,12 +162,29 @@ def _q0_slope(fm: FastModel, pars: np.ndarray, q0: float, factor: float) -> floa
     return max(q0 - 2.0 * constraint, 0.0) / factor
 
 
+def _origin_quadratic_root(f: float, q0: float, slope: float, target: float) -> float | None:
+    """Where q(x) = a x + b x², the parabola through the origin with q0's value and slope at
+    f, reaches ``target``: a model of the concave q0 that also knows q0(0) = 0, exact
+    without systematics (b = 0) and close to it with them. None without a root in x > 0."""
+    b = (slope * f - q0) / (f * f)
+    a = slope - 2.0 * b * f
+    if b == 0.0:
+        return target / a if a > 0 else None
+    disc = a * a + 4.0 * b * target
+    if disc < 0.0:
+        return None
+    root = (-a + math.sqrt(disc)) / (2.0 * b)  # the smaller positive root for b < 0
+    return root if root > 0 else None
+
+
 def _newton_exposure(z_at, slopes, sigma: float, max_factor: float, rtol: float):
-    """The factor where the median Z reaches ``sigma`` by Newton's method on the concave
-    q0(f) − σ² (slopes from :func:`_q0_slope`), one μ = 0 fit per step. q0 is concave with
-    q0(0) = 0, so from above the root the secant to the origin, f σ²/q0(f) (the
-    Z ∝ sqrt(exposure) law), is still at or above it and Newton's step lands below it; from
-    below, Newton's iterates rise to the root monotonically and quadratically. None if it
+    """The factor where the median Z reaches ``sigma``, one μ = 0 fit per step (slopes from
+    :func:`_q0_slope`). Each step goes to the root of the parabola through the origin with
+    q0's value and slope (:func:`_origin_quadratic_root`): Newton's method that also uses
+    q0(0) = 0, converging quadratically. Where that parabola has no root, a Newton step on the
+    concave q0(f) − σ²: from below its iterates rise to the root monotonically; from above
+    it lands below the root, or at ≤ 0 where Z saturates, and then the secant to the origin,
+    f σ²/q0(f) (the Z ∝ sqrt(exposure) law), still at or above the root, is taken. None if it
     cannot decide (no slope, the factor leaves (0, max_factor], no convergence): the caller
     then brackets and bisects."""
     target = sigma * sigma
@@ -180,10 +197,12 @@ def _newton_exposure(z_at, slopes, sigma: float, max_factor: float, rtol: float)
         step = (target - q0) / slope
         if abs(step) <= 0.1 * rtol * factor and abs(z - sigma) <= rtol * sigma:
             return factor + step  # the last step is quadratically small: take it unchecked
-        new = factor + step
-        if q0 > target and new <= 0.0:
-            # above the root Newton overshoots to ≤ 0 where Z saturates: take the secant
-            new = factor * target / q0
+        new = _origin_quadratic_root(factor, q0, slope, target)
+        if new is None:
+            new = factor + step
+            if q0 > target and new <= 0.0:
+                # above the root Newton overshoots to ≤ 0 where Z saturates: the secant
+                new = factor * target / q0
         if not (0.0 < new <= max_factor):
             return None
         factor = new
