@@ -42,7 +42,7 @@ modules_of() {
   case "$1" in
     fastlik) echo fastlik/interpolation fastlik/kernel fastlik/model fastlik/fitting ;;
     inference) echo inference/engine inference/significance inference/exposure inference/limits ;;
-    templates) echo templates/containers templates/signal templates/background templates/build ;;
+    templates) echo test_templates_mutants test_templates test_coherent test_normalisation test_model_features test_model_format ;;
     *) echo "$1" ;;
   esac
 }
@@ -63,7 +63,7 @@ tests_for() {
     inference) echo test_inference test_fastlik_observed test_regression_values ;;
     quenching) echo test_quenching test_quenching_correlated test_response_checks test_normalisation test_model_features ;;
     resolution) echo test_resolution test_resolution_polya test_normalisation test_model_features ;;
-    templates) echo test_templates test_model_format test_coherent test_normalisation test_model_features ;;
+    templates) echo test_templates_mutants test_templates test_coherent test_normalisation test_model_features test_model_format ;;
     response) echo test_response test_response_mutants test_templates test_normalisation test_coherent ;;
     backgrounds) echo test_model_format test_coherent test_detector test_templates test_normalisation ;;
     tables) echo test_model_format test_coherent test_spectra ;;
