@@ -42,7 +42,7 @@ modules_of() {
   case "$1" in
     fastlik) echo fastlik/interpolation fastlik/kernel fastlik/model fastlik/fitting ;;
     inference) echo inference/engine inference/significance inference/exposure inference/limits ;;
-    templates) echo test_templates_mutants test_templates test_coherent test_normalisation test_model_features test_model_format ;;
+    templates) echo templates/containers templates/signal templates/background templates/build ;;
     *) echo "$1" ;;
   esac
 }
