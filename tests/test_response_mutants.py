@@ -404,3 +404,27 @@ def test_a_variation_that_moves_only_the_threshold_changes_only_the_threshold_bi
         alone = response.response_matrix(true_edges, model, efficiency=step)
         np.testing.assert_array_equal(matrix, alone)
     assert down.sum() > nominal.sum() > up.sum()
+
+
+def test_fine_grid_cache_keeps_the_64_newest_grids_read_only():
+    """A scan asks for the same grid at every point: cached (the same arrays, read-only, so
+    no caller can corrupt another's), bounded to 64 grids, oldest evicted first."""
+    saved = dict(response._FINE_CACHE)
+    try:
+        response._FINE_CACHE.clear()
+        edges = np.arange(2.0, 12.01, 2.0)
+        grids = [
+            response._fine_edges_cached(edges, StepEfficiency(2.0 + 0.1 * i), 4, False)
+            for i in range(70)
+        ]
+        assert len(response._FINE_CACHE) == 64
+        again = response._fine_edges_cached(edges, StepEfficiency(2.0 + 0.1 * 69), 4, False)
+        assert again is grids[69]
+        fine, index = again
+        assert not fine.flags.writeable and not index.flags.writeable
+        first = response._fine_edges_cached(edges, StepEfficiency(2.0), 4, False)
+        assert first is not grids[0]
+        np.testing.assert_array_equal(first[0], grids[0][0])
+    finally:
+        response._FINE_CACHE.clear()
+        response._FINE_CACHE.update(saved)
