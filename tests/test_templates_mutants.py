@@ -331,3 +331,36 @@ def test_an_empty_energy_bin_drops_its_free_normalisation(coherent):
         "steady_state: no expected counts in energy bin 2; its free normalisation is dropped "
         "(the background is zero there)"
     ) in t.notes
+
+
+def test_a_control_channel_holds_the_background_times_its_exposure_ratio(cspbi3, coherent):
+    """A sideband with 3× the signal window's exposure: the control sample is 3× the
+    background (with its variations), sharing one free normalisation; with a time axis, the
+    control is summed over time (2× here)."""
+    bkg = replace(cspbi3.backgrounds[0], constrained_by="sideband", control_ratio=3.0)
+    t = build_templates(replace(cspbi3, backgrounds=(bkg,)))
+    main, side = t.channels
+    on, off = main.sample("steady_state"), side.sample("steady_state")
+    assert on.norm_factor == off.norm_factor == "steady_state_norm"
+    assert on.norm_sys == {} == off.norm_sys
+    np.testing.assert_allclose(off.counts, 3.0 * on.counts, rtol=1e-15, atol=0)
+    for side_index in (0, 1):
+        np.testing.assert_allclose(
+            off.shape_sys["threshold"][side_index],
+            3.0 * on.shape_sys["threshold"][side_index],
+            rtol=1e-15,
+            atol=0,
+        )
+    assert side.observable == "keVee" and side.axes == ()
+    np.testing.assert_array_equal(side.bin_edges, main.bin_edges)
+    assert t.notes[-1] == "control channel 'sideband' constrains steady_state (free normalisation)"
+
+    steady = next(b for b in coherent.backgrounds if b.name == "steady_state")
+    doubled = tuple(
+        replace(b, control_ratio=2.0) if b is steady else b for b in coherent.backgrounds
+    )
+    on2, off2 = build_templates(replace(coherent, backgrounds=doubled)).channels
+    for i in (0, 5):
+        s = on2.sample(f"steady_state_bin{i:02d}")
+        per_energy = s.counts.reshape(12, 12).sum(axis=1)
+        np.testing.assert_allclose(off2.sample(s.name).counts, 2.0 * per_energy, rtol=1e-12, atol=0)
