@@ -227,10 +227,10 @@ def test_a_near_step_turn_on_is_halved_twelve_times_at_most():
 
 def test_a_linear_ramp_keeps_all_its_sub_bins():
     """ε rising 1 % per keVee (no bend, < 3 % per sub-bin): nothing to halve, nothing flat
-    to merge: exactly 4 fine bins per analysis bin."""
+    to merge: exactly 4 fine bins per analysis bin (the default start)."""
     ramp = TabulatedEfficiency((0.0, 100.0), (0.0, 1.0))
     edges = np.arange(2.0, 20.01, 2.0)
-    fine, _ = response.fine_edges(edges, ramp, n_fine=4)
+    fine, _ = response.fine_edges(edges, ramp)
     np.testing.assert_allclose(fine, np.linspace(2.0, 20.0, 37), rtol=1e-15, atol=0)
 
 
