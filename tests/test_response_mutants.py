@@ -428,3 +428,13 @@ def test_fine_grid_cache_keeps_the_64_newest_grids_read_only():
     finally:
         response._FINE_CACHE.clear()
         response._FINE_CACHE.update(saved)
+
+
+@pytest.mark.parametrize("threshold", [2.7, 19.1])
+def test_a_step_in_the_first_or_last_bin_splits_it_into_two_flat_bins(threshold):
+    """Each side of a step is flat: the bin holding it keeps only its edges and the step,
+    whether the step is in the first or the last analysis bin."""
+    edges = np.arange(2.0, 20.01, 2.0)
+    fine, index = response.fine_edges(edges, StepEfficiency(threshold), n_fine=4)
+    np.testing.assert_array_equal(fine, np.union1d(edges, [threshold]))
+    np.testing.assert_array_equal(fine[index], edges)
