@@ -440,3 +440,25 @@ def test_a_step_in_the_first_or_last_bin_splits_it_into_two_flat_bins(threshold)
     fine, index = response.fine_edges(edges, StepEfficiency(threshold), n_fine=4)
     np.testing.assert_array_equal(fine, np.union1d(edges, [threshold]))
     np.testing.assert_array_equal(fine[index], edges)
+
+
+def test_gaussian_lower_tail_bins_keep_full_relative_precision(cspbi3):
+    """Recoils uniform over 2.95–3.05 keVee, σ = 0.1: the bins 4σ to 12σ *below* hold the
+    average of Φ((b − u)/σ) − Φ((a − u)/σ) to 1e-9 relative (P down to 1e-33): computed as
+    the probability below each edge, not as 1 minus the probability above it (rounding
+    noise of 1e-16 there)."""
+    model = _flat_model(cspbi3, resolution=GaussianResolution(sigma0_keVee=0.1))
+    edges = np.array([1.6, 1.8, 2.0, 2.2, 2.4, 2.55])
+    row = response.response_matrix(
+        np.array([2.95, 3.05]), model, efficiency=StepEfficiency(0.0), bin_edges=edges
+    )[0]
+
+    def averaged(a: float, b: float) -> float:
+        def p(u):
+            return stats.norm.cdf((b - u) / 0.1) - stats.norm.cdf((a - u) / 0.1)
+
+        return quad(p, 2.95, 3.05, epsabs=0, epsrel=1e-13)[0] / 0.1
+
+    expected = [averaged(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    assert expected[0] < 1e-30
+    np.testing.assert_allclose(row, expected, rtol=1e-9, atol=0)
