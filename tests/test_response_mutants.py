@@ -315,23 +315,23 @@ def test_efficiency_multiplies_each_fine_bin_at_its_midpoint(cspbi3):
 
 
 def test_counting_row_holds_the_integer_counts_of_each_bin(coherent):
-    """A narrow recoil bin at mean μ PE: P(N < 0) = 0, [0, 3) holds 0..2, [3, 5.5) holds 3..5,
-    [5.5, 12.3) holds 6..12 (Poisson, scipy)."""
+    """A narrow recoil bin at mean μ PE: P(N < 0) = 0, [0, 1) holds 0, [1, 3) 1..2, [3, 5.5)
+    3..5, [5.5, 12.3) 6..12 (Poisson, scipy)."""
     model = replace(coherent, resolution=PoissonPEResolution())
     e = 10.0
     row = response.response_matrix(
         np.array([e, e * (1 + 1e-12)]),
         model,
         efficiency=StepEfficiency(-1.0),
-        bin_edges=np.array([0.0, 3.0, 5.5, 12.3]),
+        bin_edges=np.array([0.0, 1.0, 3.0, 5.5, 12.3]),
     )[0]
     mean = model.gain * float(response.electron_equivalent_keVee(model.quenching, np.array([e]))[0])
-    cdf = stats.poisson.cdf([2, 5, 12], mean)
-    np.testing.assert_allclose(row, [cdf[0], cdf[1] - cdf[0], cdf[2] - cdf[1]], rtol=1e-9, atol=0)
+    cdf = stats.poisson.cdf([0, 2, 5, 12], mean)
+    np.testing.assert_allclose(row, [cdf[0], *np.diff(cdf)], rtol=1e-9, atol=0)
 
 
 def test_counting_efficiency_of_a_count_is_taken_at_n_plus_a_half(coherent):
-    """A step at 6.2 PE in the bin [4, 10): ε(n + 0.5) is 0 for n = 4, 5 and 1 for 6..9,
+    """A step at 5.9 PE in the bin [4, 10): ε(n + 0.5) is 0 for n = 4, 5 and 1 for 6..9,
     so the bin holds P(6 ≤ N ≤ 9)."""
     model = replace(coherent, resolution=PoissonPEResolution())
     e = 10.0
@@ -462,3 +462,29 @@ def test_gaussian_lower_tail_bins_keep_full_relative_precision(cspbi3):
     expected = [averaged(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
     assert expected[0] < 1e-30
     np.testing.assert_allclose(row, expected, rtol=1e-9, atol=0)
+
+
+def test_counting_efficiency_of_each_count_on_a_ramp(coherent):
+    """ε(x) = x/20 and the bin [6, 10) PE: the bin holds Σ_{n=6}^{9} P(N = n) (n + 0.5)/20."""
+    model = replace(coherent, resolution=PoissonPEResolution())
+    e = 10.0
+    ramp = TabulatedEfficiency((0.0, 20.0), (0.0, 1.0))
+    row = response.response_matrix(
+        np.array([e, e * (1 + 1e-12)]), model, efficiency=ramp, bin_edges=np.array([6.0, 10.0])
+    )[0]
+    mean = model.gain * float(response.electron_equivalent_keVee(model.quenching, np.array([e]))[0])
+    n = np.arange(6, 10)
+    expected = float(np.sum(stats.poisson.pmf(n, mean) * (n + 0.5) / 20.0))
+    assert row[0] == pytest.approx(expected, rel=1e-9, abs=0)
+
+
+def test_two_efficiencies_sharing_one_smearing_equal_each_built_alone(cspbi3):
+    """response_matrices with two step thresholds (their union of fine bins smeared once)
+    gives each efficiency's own matrix."""
+    true_edges = response.true_recoil_edges_keVnr(cspbi3)
+    steps = [StepEfficiency(4.3), StepEfficiency(5.1)]
+    shared = response.response_matrices(true_edges, cspbi3, steps)
+    for eff, matrix in zip(steps, shared, strict=True):
+        alone = response.response_matrix(true_edges, cspbi3, efficiency=eff)
+        np.testing.assert_array_equal(matrix, alone)
+    assert shared[0].sum() > shared[1].sum()
