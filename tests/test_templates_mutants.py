@@ -364,3 +364,15 @@ def test_a_control_channel_holds_the_background_times_its_exposure_ratio(cspbi3,
         s = on2.sample(f"steady_state_bin{i:02d}")
         per_energy = s.counts.reshape(12, 12).sum(axis=1)
         np.testing.assert_allclose(off2.sample(s.name).counts, 2.0 * per_energy, rtol=1e-12, atol=0)
+
+
+def test_templates_are_immutable():
+    """Templates are shared (scans rescale one build): no field of any container can be
+    reassigned."""
+    import dataclasses
+
+    ch = _two_axis_channel()
+    t = AnalysisTemplates((ch,), exposure_kg_yr=1.0)
+    for obj, name in ((ch.samples[0], "counts"), (ch.axes[0], "edges"), (ch, "data"), (t, "notes")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, None)
