@@ -85,7 +85,10 @@ def test_scaling_a_sample_scales_counts_variations_and_template_errors():
     np.testing.assert_array_equal(t.shape_sys["t"][1], [6.0, 15.0])
     np.testing.assert_allclose(t.stat_error, [0.3, 0.6], rtol=1e-15, atol=0)
     assert t.total == 15.0
-    assert Sample("c", np.ones(2)).scaled(2.0).stat_error is None
+    plain = Sample("c", np.ones(2))
+    assert plain.scaled(2.0).stat_error is None
+    # by default a sample has no free normalisation (a normfactor named "" would be one)
+    assert plain.norm_factor is None and plain.norm_sys == {} and plain.shape_sys == {}
 
 
 def test_a_channel_knows_its_shape_axes_and_samples():
