@@ -31,6 +31,7 @@ from cevns_fit.templates import (
     BinAxis,
     Channel,
     Sample,
+    SignalTemplate,
     background_templates,
     beam_window_fractions,
     build_templates,
@@ -376,6 +377,13 @@ def test_templates_are_immutable():
 
     ch = _two_axis_channel()
     t = AnalysisTemplates((ch,), exposure_kg_yr=1.0)
-    for obj, name in ((ch.samples[0], "counts"), (ch.axes[0], "edges"), (ch, "data"), (t, "notes")):
+    comp = SignalTemplate("c", None, np.ones(2), np.ones(1), {}, 1.0)
+    for obj, name in (
+        (ch.samples[0], "counts"),
+        (ch.axes[0], "edges"),
+        (ch, "data"),
+        (t, "notes"),
+        (comp, "nominal"),
+    ):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(obj, name, None)
