@@ -104,7 +104,7 @@ def test_a_channel_knows_its_shape_axes_and_samples():
     one = Channel("x", np.array([0.0, 2.0, 5.0]), "PE", (Sample("s", np.ones(2)),))
     assert one.shape == (2,) and one.axis_names == ("energy",)
     energy = one.axis("energy")
-    assert energy.label == "PE" and energy.n_bins == 2
+    assert energy.name == "energy" and energy.label == "PE" and energy.n_bins == 2
     with pytest.raises(KeyError):
         one.axis("time")
 
@@ -129,6 +129,8 @@ def test_projection_sums_counts_and_adds_template_errors_in_quadrature():
     np.testing.assert_array_equal(main.bin_edges, [0.0, 1.0, 2.0])
     assert main.observable == "keVee" and main.axes == ()
     assert p.notes == ("built", "projected onto the energy axis")
+    bare = AnalysisTemplates((ch,), exposure_kg_yr=2.0)  # no notes: an empty tuple
+    assert bare.notes == () and bare.projected("time").notes == ("projected onto the time axis",)
     no_data = replace(t, channels=(replace(ch, data=None),)).projected("time")
     assert no_data.channels[0].data is None
     assert no_data.channels[0].observable == "µs"
