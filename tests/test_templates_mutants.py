@@ -179,7 +179,9 @@ def test_exposure_in_kg_days_is_kg_years_times_365_25(cspbi3):
     assert _kg_days(cspbi3, 2.0) == (2.0, 730.5)
     assert _kg_days(cspbi3, None) == (cspbi3.exposure_kg_yr, cspbi3.exposure_kg_yr * 365.25)
     for bad in (0.0, -1.0, math.inf, math.nan):
-        with pytest.raises(InputError, match="positive finite"):
+        with pytest.raises(
+            InputError, match=f"^exposure_kg_yr = {bad!r}: must be a positive finite number$"
+        ):
             _kg_days(cspbi3, bad)
 
 
