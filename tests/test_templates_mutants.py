@@ -391,3 +391,18 @@ def test_templates_are_immutable():
     ):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(obj, name, None)
+
+
+def test_a_physics_nuisance_template_is_the_model_rebuilt_at_its_sigma(cspbi3):
+    """[physics.nuisances] sin²θ_W ± 0.01: the (down, up) CEvNS templates are the model's
+    templates rebuilt at sin²θ_W = 0.23857 ∓ 0.01 without the nuisance."""
+    from cevns_fit.physics_model import nuisance_parameter_name
+
+    model = replace(cspbi3, physics_nuisances=(("sin2_theta_w", 0.01),))
+    cevns = build_templates(model).channels[0].sample("cevns")
+    down, up = cevns.shape_sys[nuisance_parameter_name("sin2_theta_w")]
+    for side, value in ((down, 0.23857 - 0.01), (up, 0.23857 + 0.01)):
+        rebuilt = replace(cspbi3, physics=cspbi3.physics.with_value("sin2_theta_w", value))
+        expected = build_templates(rebuilt).channels[0].sample("cevns").counts
+        np.testing.assert_allclose(side, expected, rtol=1e-12, atol=0)
+    assert up.sum() > cevns.total > down.sum()  # a smaller proton weak charge: Q_W grows
