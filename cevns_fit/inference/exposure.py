@@ -36,10 +36,11 @@ def exposure_needed(
 
     The model is compiled once (or taken from ``compiled``, see
     :func:`expected_significance`); each trial exposure rescales it (all counts are linear
-    in exposure) and warm-starts from the previous μ = 0 fit. Newton's method on the
+    in exposure) and warm-starts from the previous μ = 0 fit. Newton-like steps on the
     concave q0(exposure), its slope from each fit by the envelope theorem
-    (:func:`_newton_exposure`), needs 3–5 fits; where it cannot decide, the root is
-    bracketed from the Z ∝ sqrt(exposure) guess and found by brentq on ln exposure. If Z at
+    (:func:`_newton_exposure`), need 2–4 fits (one shared with the Z at the model's own
+    exposure); where they cannot decide, the root is bracketed from the
+    Z ∝ sqrt(exposure) guess and found by brentq on ln exposure. If Z at
     ``max_factor`` × the reference exposure is still below ``sigma``, returns None and names
     the systematic whose fixing gains the most there.
     """
