@@ -114,7 +114,7 @@ for module in "${MODULES[@]}"; do
   # the tests marked slow (a 20x refined calculation, toys) are deselected for the modules
   # whose lists share them: each surviving mutant runs the whole list
   marks=""
-  case "$module" in backgrounds|tables|templates|response) marks="-m 'not slow'" ;; esac
+  case "${module%%/*}" in backgrounds|tables|templates|response) marks="-m 'not slow'" ;; esac
   runner="$PY -m pytest -x -q -p no:cacheprovider $marks -k 'not recoil_spectra and not coherent_example' ${files[*]}"
   echo "== $module: $runner" >&2
   # mutmut 2.5 can fail ("Attribute Mutant.line is required") on a source line that occurs
