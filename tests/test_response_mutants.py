@@ -134,7 +134,9 @@ def test_cache_entries_are_the_spectra_a_worker_would_compute(cspbi3):
     assert key == response._recoil_key(cspbi3, edges)
     response._RECOIL_CACHE.clear()
     response.preload_recoil_cache(entries)
-    assert response.recoil_counts_per_kg_day(cspbi3, edges) is response._RECOIL_CACHE[key]
+    first = response.recoil_counts_per_kg_day(cspbi3, edges)
+    assert first is response._RECOIL_CACHE[key]
+    assert response.recoil_counts_per_kg_day(cspbi3, edges) is first  # not recomputed
     tabulated = replace(cspbi3, signal_table=cspbi3.backgrounds[0])
     assert response.recoil_cache_entries(tabulated) == {}
 
@@ -163,7 +165,7 @@ def test_a_step_threshold_outside_the_range_adds_no_fine_bin():
 def test_rebin_sums_groups_of_fine_bins():
     values = np.array([[1.0, 2.0, 4.0, 8.0, 16.0]])
     np.testing.assert_array_equal(response.rebin(values, [0, 1, 3, 5]), [[1.0, 6.0, 24.0]])
-    with pytest.raises(ValueError, match="at least one fine bin"):
+    with pytest.raises(ValueError, match="^rebin: every analysis bin needs at least one fine bin$"):
         response.rebin(values, [0, 2, 2, 5])
 
 
@@ -227,10 +229,10 @@ def test_a_near_step_turn_on_is_halved_twelve_times_at_most():
 
 def test_a_linear_ramp_keeps_all_its_sub_bins():
     """ε rising 1 % per keVee (no bend, < 3 % per sub-bin): nothing to halve, nothing flat
-    to merge: exactly 4 fine bins per analysis bin."""
+    to merge: exactly 4 fine bins per analysis bin (the default start)."""
     ramp = TabulatedEfficiency((0.0, 100.0), (0.0, 1.0))
     edges = np.arange(2.0, 20.01, 2.0)
-    fine, _ = response.fine_edges(edges, ramp, n_fine=4)
+    fine, _ = response.fine_edges(edges, ramp)
     np.testing.assert_allclose(fine, np.linspace(2.0, 20.0, 37), rtol=1e-15, atol=0)
 
 
@@ -313,23 +315,23 @@ def test_efficiency_multiplies_each_fine_bin_at_its_midpoint(cspbi3):
 
 
 def test_counting_row_holds_the_integer_counts_of_each_bin(coherent):
-    """A narrow recoil bin at mean μ PE: P(N < 0) = 0, [0, 3) holds 0..2, [3, 5.5) holds 3..5,
-    [5.5, 12.3) holds 6..12 (Poisson, scipy)."""
+    """A narrow recoil bin at mean μ PE: P(N < 0) = 0, [0, 1) holds 0, [1, 3) 1..2, [3, 5.5)
+    3..5, [5.5, 12.3) 6..12 (Poisson, scipy)."""
     model = replace(coherent, resolution=PoissonPEResolution())
     e = 10.0
     row = response.response_matrix(
         np.array([e, e * (1 + 1e-12)]),
         model,
         efficiency=StepEfficiency(-1.0),
-        bin_edges=np.array([0.0, 3.0, 5.5, 12.3]),
+        bin_edges=np.array([0.0, 1.0, 3.0, 5.5, 12.3]),
     )[0]
     mean = model.gain * float(response.electron_equivalent_keVee(model.quenching, np.array([e]))[0])
-    cdf = stats.poisson.cdf([2, 5, 12], mean)
-    np.testing.assert_allclose(row, [cdf[0], cdf[1] - cdf[0], cdf[2] - cdf[1]], rtol=1e-9, atol=0)
+    cdf = stats.poisson.cdf([0, 2, 5, 12], mean)
+    np.testing.assert_allclose(row, [cdf[0], *np.diff(cdf)], rtol=1e-9, atol=0)
 
 
 def test_counting_efficiency_of_a_count_is_taken_at_n_plus_a_half(coherent):
-    """A step at 6.2 PE in the bin [4, 10): ε(n + 0.5) is 0 for n = 4, 5 and 1 for 6..9,
+    """A step at 5.9 PE in the bin [4, 10): ε(n + 0.5) is 0 for n = 4, 5 and 1 for 6..9,
     so the bin holds P(6 ≤ N ≤ 9)."""
     model = replace(coherent, resolution=PoissonPEResolution())
     e = 10.0
@@ -428,3 +430,61 @@ def test_fine_grid_cache_keeps_the_64_newest_grids_read_only():
     finally:
         response._FINE_CACHE.clear()
         response._FINE_CACHE.update(saved)
+
+
+@pytest.mark.parametrize("threshold", [2.7, 19.1])
+def test_a_step_in_the_first_or_last_bin_splits_it_into_two_flat_bins(threshold):
+    """Each side of a step is flat: the bin holding it keeps only its edges and the step,
+    whether the step is in the first or the last analysis bin."""
+    edges = np.arange(2.0, 20.01, 2.0)
+    fine, index = response.fine_edges(edges, StepEfficiency(threshold), n_fine=4)
+    np.testing.assert_array_equal(fine, np.union1d(edges, [threshold]))
+    np.testing.assert_array_equal(fine[index], edges)
+
+
+def test_gaussian_lower_tail_bins_keep_full_relative_precision(cspbi3):
+    """Recoils uniform over 2.95–3.05 keVee, σ = 0.1: the bins 4σ to 12σ *below* hold the
+    average of Φ((b − u)/σ) − Φ((a − u)/σ) to 1e-9 relative (P down to 1e-33): computed as
+    the probability below each edge, not as 1 minus the probability above it (rounding
+    noise of 1e-16 there)."""
+    model = _flat_model(cspbi3, resolution=GaussianResolution(sigma0_keVee=0.1))
+    edges = np.array([1.6, 1.8, 2.0, 2.2, 2.4, 2.55])
+    row = response.response_matrix(
+        np.array([2.95, 3.05]), model, efficiency=StepEfficiency(0.0), bin_edges=edges
+    )[0]
+
+    def averaged(a: float, b: float) -> float:
+        def p(u):
+            return stats.norm.cdf((b - u) / 0.1) - stats.norm.cdf((a - u) / 0.1)
+
+        return quad(p, 2.95, 3.05, epsabs=0, epsrel=1e-13)[0] / 0.1
+
+    expected = [averaged(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    assert expected[0] < 1e-30
+    np.testing.assert_allclose(row, expected, rtol=1e-9, atol=0)
+
+
+def test_counting_efficiency_of_each_count_on_a_ramp(coherent):
+    """ε(x) = x/20 and the bin [6, 10) PE: the bin holds Σ_{n=6}^{9} P(N = n) (n + 0.5)/20."""
+    model = replace(coherent, resolution=PoissonPEResolution())
+    e = 10.0
+    ramp = TabulatedEfficiency((0.0, 20.0), (0.0, 1.0))
+    row = response.response_matrix(
+        np.array([e, e * (1 + 1e-12)]), model, efficiency=ramp, bin_edges=np.array([6.0, 10.0])
+    )[0]
+    mean = model.gain * float(response.electron_equivalent_keVee(model.quenching, np.array([e]))[0])
+    n = np.arange(6, 10)
+    expected = float(np.sum(stats.poisson.pmf(n, mean) * (n + 0.5) / 20.0))
+    assert row[0] == pytest.approx(expected, rel=1e-9, abs=0)
+
+
+def test_two_efficiencies_sharing_one_smearing_equal_each_built_alone(cspbi3):
+    """response_matrices with two step thresholds (their union of fine bins smeared once)
+    gives each efficiency's own matrix."""
+    true_edges = response.true_recoil_edges_keVnr(cspbi3)
+    steps = [StepEfficiency(4.3), StepEfficiency(5.1)]
+    shared = response.response_matrices(true_edges, cspbi3, steps)
+    for eff, matrix in zip(steps, shared, strict=True):
+        alone = response.response_matrix(true_edges, cspbi3, efficiency=eff)
+        np.testing.assert_array_equal(matrix, alone)
+    assert shared[0].sum() > shared[1].sum()

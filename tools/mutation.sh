@@ -64,7 +64,7 @@ tests_for() {
     quenching) echo test_quenching test_quenching_correlated test_response_checks test_normalisation test_model_features ;;
     resolution) echo test_resolution test_resolution_polya test_normalisation test_model_features ;;
     templates) echo test_templates_mutants test_templates test_coherent test_normalisation test_model_features test_model_format ;;
-    response) echo test_response test_response_mutants test_templates test_normalisation test_coherent ;;
+    response) echo test_response_mutants test_response test_templates test_normalisation test_coherent ;;
     backgrounds) echo test_backgrounds test_model_format test_coherent test_detector test_templates test_normalisation ;;
     tables) echo test_tables test_model_format test_coherent test_spectra ;;
     *) echo "unknown module $1" >&2; exit 2 ;;
