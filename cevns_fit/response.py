@@ -46,6 +46,7 @@ __all__ = [
     "recoil_cache_entries",
     "preload_recoil_cache",
     "fine_edges",
+    "cached_fine_edges",
     "rebin",
     "response_matrix",
     "response_matrices",
@@ -363,7 +364,7 @@ def response_matrices(
     edges = model.bin_edges if bin_edges is None else np.asarray(bin_edges, dtype=float)
     discrete = res.kind == "counting"
     grids = [
-        _fine_edges_cached(edges, eff, model.fine_bins_per_bin, discrete) for eff in efficiencies
+        cached_fine_edges(edges, eff, model.fine_bins_per_bin, discrete) for eff in efficiencies
     ]
     union = grids[0][0] if len(grids) == 1 else np.unique(np.concatenate([g for g, _ in grids]))
     parts = smeared_cdf(true_edges_keVnr, union, q, res, model.gain)
@@ -386,7 +387,9 @@ _FINE_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _FINE_CACHE_SIZE = 64
 
 
-def _fine_edges_cached(edges: np.ndarray, efficiency, n_fine: int, discrete: bool):
+def cached_fine_edges(edges: np.ndarray, efficiency, n_fine: int, discrete: bool):
+    """:func:`fine_edges`, cached by value (read-only arrays)."""
+    edges = np.asarray(edges, dtype=float)
     try:
         key = (edges.tobytes(), efficiency, n_fine, discrete, _MAX_STEP, _MAX_BEND, _MAX_HALVINGS)
         hash(key)

@@ -624,16 +624,18 @@ def test_exact_observed_and_expected_significance_are_poisson_tails():
 # ---- exposure by Newton's method on the concave q0(exposure) ----------------------------------
 
 
+@pytest.mark.parametrize("scale", [0.3, 1e-3])
 @pytest.mark.parametrize("name", ["cspbi3_array", "ge_array", "coherent_csi_2017"])
-def test_q0_slope_from_one_fit_equals_the_numerical_derivative(name):
+def test_q0_slope_from_one_fit_equals_the_numerical_derivative(name, scale):
     """Envelope theorem: dq0/df from the μ = 0 fit's Poisson part alone equals the central
-    difference of q0 over ±1e-4 of the exposure (two more fits)."""
+    difference of q0 over ±1e-4 of the exposure (two more fits), at a sizeable exposure and
+    at a tiny one (q0 ≪ 1)."""
     from cevns_fit.detector import load_detector_model
     from cevns_fit.registry import detector_path
     from cevns_fit.templates import build_templates
 
     model = load_detector_model(detector_path(name))
-    fm = inference.compile_model(build_templates(model)).scaled(0.3)
+    fm = inference.compile_model(build_templates(model)).scaled(scale)
     q0, pars = inference._asimov_q0(fm)
     slope = inference._q0_slope(fm, pars, q0, 1.0)
     h = 1e-4
@@ -648,7 +650,7 @@ def test_q0_slope_from_one_fit_equals_the_numerical_derivative(name):
 @pytest.mark.parametrize("sigma", [3.0, 5.0])
 def test_exposure_needed_lands_on_the_target_z_in_few_fits(name, sigma):
     """At the returned exposure the median Z is σ to 1e-6 (an independent evaluation from
-    templates rescaled to it), reached in at most 6 μ = 0 fits (bisection took 6–9)."""
+    templates rescaled to it), reached in at most 4 μ = 0 fits (bisection took 6–9)."""
     from cevns_fit.detector import load_detector_model
     from cevns_fit.registry import detector_path
     from cevns_fit.templates import build_templates
@@ -657,7 +659,7 @@ def test_exposure_needed_lands_on_the_target_z_in_few_fits(name, sigma):
     solved = exposure_needed(templates, sigma)
     z = expected_significance(templates.scaled_to(solved.exposure_kg_yr)).Z_expected
     assert z == pytest.approx(sigma, rel=1e-6, abs=0)
-    assert solved.n_fits <= 6
+    assert solved.n_fits <= 4
 
 
 @pytest.mark.parametrize(("a", "b"), [(2.0, 0.0), (2.0, -0.02), (0.3, -1e-4), (1.0, 0.01)])
@@ -671,3 +673,105 @@ def test_the_origin_parabola_step_is_exact_for_a_parabola_through_the_origin(a, 
         assert a * x + b * x * x == pytest.approx(target, rel=1e-12, abs=0)
     # a saturating parabola that never reaches the target has no step
     assert _origin_quadratic_root(1.0, 0.9, 0.8, 1e3) is None
+
+
+# ---- the Newton exposure solver on closed-form q0(f) ------------------------------------------
+
+
+def _closed_form(q0, dq0):
+    """z_at and the slopes it records, as exposure_needed gives them to _newton_exposure."""
+    slopes: dict[float, float] = {}
+    calls: list[float] = []
+
+    def z_at(f: float) -> float:
+        calls.append(f)
+        slopes[f] = dq0(f)
+        return math.sqrt(q0(f))
+
+    return z_at, slopes, calls
+
+
+def test_newton_exposure_without_systematics_is_sigma_squared_over_q0_per_unit_exposure():
+    # q0 = a f (Z ∝ √exposure): the parabola through the origin is the line itself, one step
+    from cevns_fit.inference.exposure import _newton_exposure
+
+    z_at, slopes, calls = _closed_form(lambda f: 4.0 * f, lambda f: 4.0)
+    f = _newton_exposure(z_at, slopes, 5.0, 1e6, 1e-4)
+    assert f == pytest.approx(25.0 / 4.0, rel=1e-12, abs=0)
+    assert calls == [1.0, 6.25]
+
+
+@pytest.mark.parametrize("start_above", [False, True])
+def test_newton_exposure_on_a_saturating_q0_reaches_the_closed_form_root(start_above):
+    # q0 = Q f/(f + c), concave, saturating at Q: q0 = σ² at f* = c σ²/(Q − σ²)
+    from cevns_fit.inference.exposure import _newton_exposure
+
+    big_q, c, sigma = 30.0, 0.05 if start_above else 20.0, 5.0
+    z_at, slopes, _ = _closed_form(
+        lambda f: big_q * f / (f + c), lambda f: big_q * c / (f + c) ** 2
+    )
+    f = _newton_exposure(z_at, slopes, sigma, 1e6, 1e-6)
+    assert f == pytest.approx(c * sigma**2 / (big_q - sigma**2), rel=1e-8, abs=0)
+
+
+def test_newton_exposure_gives_up_where_it_cannot_decide():
+    from cevns_fit.inference.exposure import _newton_exposure
+
+    # saturating below σ² = 25: the factor runs past max_factor
+    z_at, slopes, _ = _closed_form(lambda f: 20.0 * f / (f + 1.0), lambda f: 20.0 / (f + 1.0) ** 2)
+    assert _newton_exposure(z_at, slopes, 5.0, 1e6, 1e-4) is None
+    # no slope (a flat q0): no Newton step at all
+    z_at, slopes, calls = _closed_form(lambda f: 4.0, lambda f: 0.0)
+    assert _newton_exposure(z_at, slopes, 5.0, 1e6, 1e-4) is None and calls == [1.0]
+    # the root lies beyond max_factor
+    z_at, slopes, _ = _closed_form(lambda f: 4.0 * f, lambda f: 4.0)
+    assert _newton_exposure(z_at, slopes, 5.0, 6.0, 1e-4) is None
+    assert _newton_exposure(z_at, slopes, 5.0, 6.25, 1e-4) == pytest.approx(6.25, rel=1e-12, abs=0)
+
+
+def test_q0_slope_counts_the_staterror_constraints_too():
+    """The envelope-theorem slope with Gaussian-constrained staterror γ's (nominal 1, σ = the
+    relative MC error, both ≠ the normsys' 0 and 1) equals the central difference of q0."""
+    bkg = Sample(
+        "bkg",
+        np.array([40.0, 10.0]),
+        norm_sys={"bkg_norm": 0.1},
+        stat_error=np.array([8.0, 3.0]),
+    )
+    sig = Sample("cevns", np.array([12.0, 9.0]), norm_factor="mu")
+    templates = AnalysisTemplates(
+        (Channel("on", np.array([0.0, 1.0, 2.0]), "n", (sig, bkg)),), exposure_kg_yr=1.0
+    )
+    fm = inference.compile_model(templates)
+    q0, pars = inference._asimov_q0(fm)
+    slope = inference._q0_slope(fm, pars, q0, 1.0)
+    h = 1e-3
+    q_up = inference._asimov_q0(fm.scaled(1 + h))[0]
+    q_dn = inference._asimov_q0(fm.scaled(1 - h))[0]
+    # the slope is first order in the fitted θ's residual error (q0 only second order): 1e-4
+    assert slope == pytest.approx((q_up - q_dn) / (2 * h), rel=1e-4, abs=0)
+    assert slope < q0  # the constraints take a share: strictly below the secant
+
+
+def test_origin_parabola_edge_cases():
+    from cevns_fit.inference.exposure import _origin_quadratic_root
+
+    # a straight line through the origin (b = 0) with a small slope: x = target/a
+    assert _origin_quadratic_root(2.0, 0.6, 0.3, 25.0) == pytest.approx(
+        25.0 / 0.3, rel=1e-12, abs=0
+    )
+    # flat at zero: no root
+    assert _origin_quadratic_root(1.0, 0.0, 0.0, 25.0) is None
+    # q(x) = 2x − x²/16 peaks at exactly the target 16, at x = 16 (a double root)
+    assert _origin_quadratic_root(1.0, 1.9375, 1.875, 16.0) == 16.0
+
+
+def test_newton_exposure_on_a_parabola_through_the_origin_needs_one_step():
+    # q0 = 2f − f²/16 (a concave parabola through the origin, as with one systematic):
+    # the step to its parabola's root lands on q0 = σ² = 12 at f = 16 − 8 = 8 exactly
+    from cevns_fit.inference.exposure import _newton_exposure
+
+    z_at, slopes, calls = _closed_form(lambda f: 2 * f - f * f / 16, lambda f: 2 - f / 8)
+    f = _newton_exposure(z_at, slopes, math.sqrt(12.0), 1e6, 1e-6)
+    assert f == pytest.approx(8.0, rel=1e-12, abs=0)
+    assert len(calls) == 2

@@ -140,3 +140,13 @@ def test_default_single_pe_gain_is_exponential_with_excess_noise_factor_2():
     p = _pmf(PolyaPEResolution(), 10.0)
     mean = np.sum(K * p)
     assert np.sum((K - mean) ** 2 * p) == pytest.approx(20.0, rel=1e-9, abs=0)
+
+
+@pytest.mark.parametrize("resolution", [PoissonPEResolution(), PolyaPEResolution(theta=2.5)])
+def test_count_pmf_lists_p_of_0_to_n_max_photo_electrons(resolution):
+    # P(N = n) for n = 0..n_max, one row per mean: the differences of count_cdf
+    means = np.array([0.0, 3.0, 12.0])
+    pmf = resolution.count_pmf(20, means)
+    assert pmf.shape == (3, 21)
+    cdf = resolution.count_cdf(np.arange(21)[None, :], means[:, None])
+    np.testing.assert_allclose(np.cumsum(pmf, axis=-1), cdf, rtol=1e-12, atol=1e-15)

@@ -162,8 +162,8 @@ def test_unhashable_efficiency_and_timing_are_computed_without_the_caches():
     with pytest.raises(TypeError):
         hash(listed)
     for a, b in zip(
-        response._fine_edges_cached(edges, hashable, 4, False),
-        response._fine_edges_cached(edges, listed, 4, False),
+        response.cached_fine_edges(edges, hashable, 4, False),
+        response.cached_fine_edges(edges, listed, 4, False),
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)

@@ -416,15 +416,15 @@ def test_fine_grid_cache_keeps_the_64_newest_grids_read_only():
         response._FINE_CACHE.clear()
         edges = np.arange(2.0, 12.01, 2.0)
         grids = [
-            response._fine_edges_cached(edges, StepEfficiency(2.0 + 0.1 * i), 4, False)
+            response.cached_fine_edges(edges, StepEfficiency(2.0 + 0.1 * i), 4, False)
             for i in range(70)
         ]
         assert len(response._FINE_CACHE) == 64
-        again = response._fine_edges_cached(edges, StepEfficiency(2.0 + 0.1 * 69), 4, False)
+        again = response.cached_fine_edges(edges, StepEfficiency(2.0 + 0.1 * 69), 4, False)
         assert again is grids[69]
         fine, index = again
         assert not fine.flags.writeable and not index.flags.writeable
-        first = response._fine_edges_cached(edges, StepEfficiency(2.0), 4, False)
+        first = response.cached_fine_edges(edges, StepEfficiency(2.0), 4, False)
         assert first is not grids[0]
         np.testing.assert_array_equal(first[0], grids[0][0])
     finally:

@@ -36,10 +36,11 @@ def exposure_needed(
 
     The model is compiled once (or taken from ``compiled``, see
     :func:`expected_significance`); each trial exposure rescales it (all counts are linear
-    in exposure) and warm-starts from the previous μ = 0 fit. Newton's method on the
+    in exposure) and warm-starts from the previous μ = 0 fit. Newton-like steps on the
     concave q0(exposure), its slope from each fit by the envelope theorem
-    (:func:`_newton_exposure`), needs 3–5 fits; where it cannot decide, the root is
-    bracketed from the Z ∝ sqrt(exposure) guess and found by brentq on ln exposure. If Z at
+    (:func:`_newton_exposure`), need 2–4 fits (one shared with the Z at the model's own
+    exposure); where they cannot decide, the root is bracketed from the
+    Z ∝ sqrt(exposure) guess and found by brentq on ln exposure. If Z at
     ``max_factor`` × the reference exposure is still below ``sigma``, returns None and names
     the systematic whose fixing gains the most there.
     """
@@ -181,12 +182,11 @@ def _newton_exposure(z_at, slopes, sigma: float, max_factor: float, rtol: float)
     """The factor where the median Z reaches ``sigma``, one μ = 0 fit per step (slopes from
     :func:`_q0_slope`). Each step goes to the root of the parabola through the origin with
     q0's value and slope (:func:`_origin_quadratic_root`): Newton's method that also uses
-    q0(0) = 0, converging quadratically. Where that parabola has no root, a Newton step on the
-    concave q0(f) − σ²: from below its iterates rise to the root monotonically; from above
-    it lands below the root, or at ≤ 0 where Z saturates, and then the secant to the origin,
-    f σ²/q0(f) (the Z ∝ sqrt(exposure) law), still at or above the root, is taken. None if it
-    cannot decide (no slope, the factor leaves (0, max_factor], no convergence): the caller
-    then brackets and bisects."""
+    q0(0) = 0, converging quadratically. From above the root (q0 > σ²) the parabola always
+    reaches σ² between 0 and f; from below, where it may not (Z saturating), a Newton step on
+    the concave q0(f) − σ², whose iterates rise to the root monotonically. None if it cannot
+    decide (no slope, the factor leaves (0, max_factor], no convergence): the caller then
+    brackets and bisects."""
     target = sigma * sigma
     factor = 1.0
     for _ in range(30):
@@ -198,11 +198,8 @@ def _newton_exposure(z_at, slopes, sigma: float, max_factor: float, rtol: float)
         if abs(step) <= 0.1 * rtol * factor and abs(z - sigma) <= rtol * sigma:
             return factor + step  # the last step is quadratically small: take it unchecked
         new = _origin_quadratic_root(factor, q0, slope, target)
-        if new is None:
+        if new is None:  # below the root, a parabola that never reaches σ²
             new = factor + step
-            if q0 > target and new <= 0.0:
-                # above the root Newton overshoots to ≤ 0 where Z saturates: the secant
-                new = factor * target / q0
         if not (0.0 < new <= max_factor):
             return None
         factor = new

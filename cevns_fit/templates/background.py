@@ -12,7 +12,7 @@ import numpy as np
 
 from cevns_fit.detector import DetectorModel
 from cevns_fit.errors import InputError
-from cevns_fit.response import fine_edges, rebin, variation_settings
+from cevns_fit.response import cached_fine_edges, rebin, variation_settings
 from cevns_fit.templates.signal import _kg_days
 
 
@@ -43,9 +43,7 @@ def background_templates(
     axes = {"time_axis": model.time_axis, "psd_axis": model.psd_axis}
 
     def binned(bkg, eff, time_shift_us: float = 0.0) -> np.ndarray:
-        fine, index = fine_edges(
-            edges, eff, n_fine=model.fine_bins_per_bin, discrete=_discrete(model)
-        )
+        fine, index = cached_fine_edges(edges, eff, model.fine_bins_per_bin, _discrete(model))
         per_fine = bkg.fine_energy_counts(fine, **axes)
         if eff is not None:
             e = eff(0.5 * (fine[1:] + fine[:-1]))
