@@ -107,8 +107,16 @@ class ConfigTable:
             return None
         return self._check_number(key, positive=positive, nonneg=nonneg, maximum=maximum)
 
-    def integer(self, key: str, default: int | None = None, *, minimum: int = 1) -> int:
-        """An integer >= ``minimum``; required unless a ``default`` is given."""
+    def integer(
+        self,
+        key: str,
+        default: int | None = None,
+        *,
+        minimum: int = 1,
+        maximum: int | None = None,
+    ) -> int:
+        """An integer >= ``minimum`` (and <= ``maximum``); required unless a ``default`` is
+        given."""
         if key not in self.data:
             if default is None:
                 raise InputError(
@@ -118,6 +126,8 @@ class ConfigTable:
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise InputError(f"{self.where(key)} = {value!r}: must be an integer >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise InputError(f"{self.where(key)} = {value!r}: must be an integer <= {maximum}")
         return int(value)
 
     def _check_string(self, key: str, allowed: tuple[str, ...] | None) -> str:

@@ -78,6 +78,12 @@ __all__ = [
 _TABLE_KEYS = ("file", "columns", "layout", "matrix_axes", "matrix_edges")
 
 
+# Bins per analysis axis: far more than any spectrum needs, few enough that the response
+# (true bins × fine bins) stays in memory; a typo such as bin_max = 1.7e9 is refused, not
+# allocated (hypothesis found 3.4e9 bins, 25 GiB).
+MAX_BINS = 20_000
+
+
 def read_edges(t: ConfigTable, *, nonneg: bool = True) -> np.ndarray:
     """Bin edges from ``edges = [...]`` or ``bin_min``/``bin_max``/``bin_width``."""
     if t.has("edges"):
@@ -86,6 +92,10 @@ def read_edges(t: ConfigTable, *, nonneg: bool = True) -> np.ndarray:
                 f"{t.where('edges')}: give edges or bin_min/bin_max/bin_width, not both"
             )
         edges = t.numbers("edges", min_length=2, increasing=True)
+        if len(edges) - 1 > MAX_BINS:
+            raise InputError(
+                f"{t.where('edges')}: {len(edges) - 1} bins; at most {MAX_BINS} bins per axis"
+            )
     else:
         lo = t.number("bin_min", nonneg=nonneg)
         hi = t.number("bin_max")
@@ -95,6 +105,11 @@ def read_edges(t: ConfigTable, *, nonneg: bool = True) -> np.ndarray:
         n = round((hi - lo) / width)
         if n < 1 or not math.isclose(n * width, hi - lo, rel_tol=1e-9):
             raise InputError(f"{t.where('bin_width')} = {width}: must divide bin_max - bin_min")
+        if n > MAX_BINS:
+            raise InputError(
+                f"{t.where('bin_width')} = {width}: gives {n} bins from {lo:g} to {hi:g}; "
+                f"at most {MAX_BINS} bins per axis"
+            )
         edges = np.linspace(lo, hi, n + 1)
     if nonneg and edges[0] < 0:
         raise InputError(f"{t.where('edges')}: must be >= 0")

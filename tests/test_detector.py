@@ -195,3 +195,28 @@ def test_model_to_dict_is_json_ready(cspbi3):
     ):
         assert key in d
     assert math.isclose(d["exposure_kg_yr"], 10.0)
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (("bin_max = 20.0", "bin_max = 1.68e9"), "at most 20000 bins per axis"),
+        (("bin_max = 20.0", "bin_max = 20.0\ntrue_bins = 200000"), "must be an integer <= 100000"),
+        (("bin_max = 20.0", "bin_max = 20.0\nfine_bins_per_bin = 5000"), "<= 1000"),
+        (
+            ("bin_max = 20.0", "bin_max = 20.0\ntrue_bins = 90000\nfine_bins_per_bin = 900"),
+            "the response would not fit in memory",
+        ),
+    ],
+)
+def test_an_analysis_too_large_for_memory_is_refused_naming_the_key(tmp_path, edit, needle):
+    """A typo such as bin_max = 1.68e9 (3.4e9 bins, 25 GiB: found by the loader fuzz test) is
+    an input error at load, not an allocation that kills the process."""
+    text = (DETECTORS / "cspbi3_array.toml").read_text(encoding="utf-8")
+    sns = (DETECTORS.parent / "sources" / "sns.toml").as_posix()
+    text = text.replace('"../sources/sns.toml"', f'"{sns}"').replace(*edit)
+    path = tmp_path / "big.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=needle) as info:
+        load_detector_model(path)
+    assert str(path) in str(info.value)

@@ -86,6 +86,7 @@ def load_detector_model(path: str | Path) -> DetectorModel:
     time_t, psd_t = analysis.optional_table("time"), analysis.optional_table("psd")
     time_axis = None if time_t is None else read_time_axis(time_t)
     psd_axis = None if psd_t is None else read_psd_axis(psd_t)
+    _check_size(analysis, len(edges) - 1, fine, n_true, time_axis, psd_axis)
     channel = analysis.string("channel", "signal")
     n_sensors, sensor_mass, channels_per_sensor, mass, live_yr, gwhr = _read_array(
         top.table("array"), source
@@ -278,6 +279,31 @@ def _read_cost(t: ConfigTable | None) -> CostModel:
     )
 
 
+# Sizes the templates and the response may reach: ~100 MB of float64 each at most.
+MAX_ANALYSIS_BINS = 1_000_000
+MAX_RESPONSE_CELLS = 20_000_000
+
+
+def _check_size(t: ConfigTable, n_energy: int, fine: int, n_true: int, time_axis, psd_axis):
+    """Refuse an analysis whose templates (bins over all axes) or response matrix (true bins
+    × fine observable bins) would not fit in memory, naming the keys that set it."""
+    n_time = 0 if time_axis is None else len(time_axis.edges_us) - 1
+    n_psd = 0 if psd_axis is None else len(psd_axis.edges) - 1
+    total = n_energy * max(n_time, 1) * max(n_psd, 1)
+    if total > MAX_ANALYSIS_BINS:
+        raise InputError(
+            f"{t.where('edges')}: {n_energy} energy × {max(n_time, 1)} time × {max(n_psd, 1)} "
+            f"psd bins = {total}; at most {MAX_ANALYSIS_BINS} in all"
+        )
+    cells = n_true * n_energy * fine
+    if cells > MAX_RESPONSE_CELLS:
+        raise InputError(
+            f"{t.where('true_bins')} × bins × fine_bins_per_bin = {n_true} × {n_energy} × "
+            f"{fine} = {cells}: the response would not fit in memory (at most "
+            f"{MAX_RESPONSE_CELLS})"
+        )
+
+
 def _read_analysis(t: ConfigTable) -> tuple[str, float, np.ndarray, str, int, int]:
     t.allow(
         (
@@ -304,6 +330,6 @@ def _read_analysis(t: ConfigTable) -> tuple[str, float, np.ndarray, str, int, in
     edges = read_edges(t)
     form_factor = t.string("form_factor", "helm", allowed=FORM_FACTORS)
     # Poisson PE counts are integers: sub-dividing a 1-PE bin adds nothing.
-    fine = t.integer("fine_bins_per_bin", 1 if observable == "PE" else 4)
-    n_true = t.integer("true_bins", 300, minimum=50)
+    fine = t.integer("fine_bins_per_bin", 1 if observable == "PE" else 4, maximum=1000)
+    n_true = t.integer("true_bins", 300, minimum=50, maximum=100_000)
     return observable, gain, edges, form_factor, fine, n_true
