@@ -30,6 +30,38 @@ def models_dir() -> Path:
     return MODELS
 
 
+# Shipped models loaded once per run (DetectorModel is frozen: tests cannot change them).
+@pytest.fixture(scope="session")
+def cspbi3():
+    from cevns_fit.detector import load_detector_model
+
+    return load_detector_model(MODELS / "detectors" / "cspbi3_array.toml")
+
+
+@pytest.fixture(scope="session")
+def coherent():
+    from cevns_fit.detector import load_detector_model
+
+    return load_detector_model(MODELS / "detectors" / "coherent_csi_2017.toml")
+
+
+def write_edited_model(
+    tmp_path: Path, name: str, *edits: tuple[str, str], filename: str = "model.toml"
+) -> Path:
+    """A shipped detector model written to ``tmp_path`` with each (old, new) text replaced,
+    its source referenced by absolute path so the copy loads from anywhere. Every ``old``
+    must occur: an edit that matches nothing would silently test the unedited model."""
+    text = (MODELS / "detectors" / f"{name}.toml").read_text(encoding="utf-8")
+    sns = (MODELS / "sources" / "sns.toml").as_posix()
+    text = text.replace('"../sources/sns.toml"', f'"{sns}"')
+    for old, new in edits:
+        assert old in text, f"{name}.toml has no {old!r}"
+        text = text.replace(old, new)
+    path = tmp_path / filename
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def run_cli():
     """Run ``cevns-fit ARGS`` in a subprocess; returns (exit code, stdout, stderr)."""

@@ -17,9 +17,9 @@ from cevns_fit.detector import load_detector_model
 from cevns_fit.errors import InputError
 from cevns_fit.tables import Histogram
 from cevns_fit.templates import build_templates
+from tests.conftest import write_edited_model
 
 DETECTORS = Path(__file__).resolve().parents[1] / "models" / "detectors"
-SNS = (DETECTORS.parent / "sources" / "sns.toml").as_posix()
 
 
 # ---- normalisation factors ---------------------------------------------------------------------
@@ -55,12 +55,9 @@ STEADY = (
 
 
 def _model(tmp_path: Path, background: str) -> Path:
-    text = (DETECTORS / "cspbi3_array.toml").read_text(encoding="utf-8")
-    assert STEADY in text
-    text = text.replace(STEADY, background + "\n#").replace('"../sources/sns.toml"', f'"{SNS}"')
-    path = tmp_path / "bkg.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_edited_model(
+        tmp_path, "cspbi3_array", (STEADY, background + "\n#"), filename="bkg.toml"
+    )
 
 
 def test_an_unknown_background_kind_is_refused_naming_the_kinds(tmp_path):

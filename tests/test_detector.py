@@ -12,18 +12,9 @@ from cevns_fit.cli import rate as rate_cli
 from cevns_fit.cli._common import emit, run_guarded
 from cevns_fit.detector import load_detector_model, protons_on_target
 from cevns_fit.errors import InputError
+from tests.conftest import write_edited_model
 
 DETECTORS = Path(__file__).resolve().parents[1] / "models" / "detectors"
-
-
-@pytest.fixture(scope="module")
-def cspbi3():
-    return load_detector_model(DETECTORS / "cspbi3_array.toml")
-
-
-@pytest.fixture(scope="module")
-def coherent():
-    return load_detector_model(DETECTORS / "coherent_csi_2017.toml")
 
 
 def test_cspbi3_array_bookkeeping_follows_the_seed(cspbi3):
@@ -212,11 +203,7 @@ def test_model_to_dict_is_json_ready(cspbi3):
 def test_an_analysis_too_large_for_memory_is_refused_naming_the_key(tmp_path, edit, needle):
     """A typo such as bin_max = 1.68e9 (3.4e9 bins, 25 GiB: found by the loader fuzz test) is
     an input error at load, not an allocation that kills the process."""
-    text = (DETECTORS / "cspbi3_array.toml").read_text(encoding="utf-8")
-    sns = (DETECTORS.parent / "sources" / "sns.toml").as_posix()
-    text = text.replace('"../sources/sns.toml"', f'"{sns}"').replace(*edit)
-    path = tmp_path / "big.toml"
-    path.write_text(text, encoding="utf-8")
+    path = write_edited_model(tmp_path, "cspbi3_array", edit, filename="big.toml")
     with pytest.raises(InputError, match=needle) as info:
         load_detector_model(path)
     assert str(path) in str(info.value)

@@ -18,6 +18,7 @@ from cevns_fit.quenching import (
     TabulatedQuenching,
 )
 from cevns_fit.templates import build_templates
+from tests.conftest import write_edited_model
 
 DETECTORS = Path(__file__).resolve().parents[1] / "models" / "detectors"
 ENERGIES_KEVNR = np.array([0.0, 3.0, 10.0, 25.0, 60.0])
@@ -121,15 +122,7 @@ CONSTANT = 'model = "constant"\nvalue = 0.30\nsigma = 0.10\n'
 
 
 def _model(tmp_path: Path, quenching: str) -> Path:
-    text = (DETECTORS / "cspbi3_array.toml").read_text(encoding="utf-8")
-    assert CONSTANT in text
-    text = text.replace(CONSTANT, quenching)
-    text = text.replace(
-        '"../sources/sns.toml"', f'"{(DETECTORS.parent / "sources" / "sns.toml").as_posix()}"'
-    )
-    path = tmp_path / "poly.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_edited_model(tmp_path, "cspbi3_array", (CONSTANT, quenching), filename="poly.toml")
 
 
 POLY = (

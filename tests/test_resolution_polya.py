@@ -53,11 +53,6 @@ def test_no_light_means_zero_photo_electrons():
     assert PolyaPEResolution(theta=3.0).count_cdf(np.array([0.0, 5.0]), 0.0).tolist() == [1, 1]
 
 
-@pytest.fixture(scope="module")
-def coherent():
-    return load_detector_model(DETECTORS / "coherent_csi_2017.toml")
-
-
 def test_response_matrix_smears_a_recoil_with_the_polya_moments(coherent):
     # One narrow true bin at E_nr = 20 keVnr with Q = 0.0878, LY = 13.348 PE/keVee:
     # μ = 13.348 × 0.0878 × 20 = 23.44 PE; 1-PE bins [n, n + 1) hold exactly n PE.

@@ -28,7 +28,6 @@ from scipy import stats
 from scipy.integrate import quad
 
 from cevns_fit import response
-from cevns_fit.detector import load_detector_model
 from cevns_fit.efficiency import (
     ErfEfficiency,
     LogisticEfficiency,
@@ -41,16 +40,6 @@ from cevns_fit.rates import differential_rate
 from cevns_fit.resolution import GaussianResolution, NoResolution, PoissonPEResolution
 
 DETECTORS = Path(__file__).resolve().parents[1] / "models" / "detectors"
-
-
-@pytest.fixture(scope="module")
-def cspbi3():
-    return load_detector_model(DETECTORS / "cspbi3_array.toml")
-
-
-@pytest.fixture(scope="module")
-def coherent():
-    return load_detector_model(DETECTORS / "coherent_csi_2017.toml")
 
 
 def _flat_model(model, *, resolution, gain=1.0):

@@ -37,16 +37,6 @@ RELEASE = ROOT / "models" / "data" / "coherent_csi_2017"
 
 
 @pytest.fixture(scope="module")
-def cspbi3():
-    return load_detector_model(DETECTORS / "cspbi3_array.toml")
-
-
-@pytest.fixture(scope="module")
-def coherent():
-    return load_detector_model(DETECTORS / "coherent_csi_2017.toml")
-
-
-@pytest.fixture(scope="module")
 def coherent_templates(coherent):
     return build_templates(coherent)
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cevns_fit.detector import load_detector_model
 from cevns_fit.efficiency import StepEfficiency
 from cevns_fit.errors import InputError
 from cevns_fit.resolution import NoResolution
@@ -41,16 +40,6 @@ from cevns_fit.templates.build import _trim_slice
 from cevns_fit.templates.signal import _kg_days, axis_spreads
 
 DETECTORS = Path(__file__).resolve().parents[1] / "models" / "detectors"
-
-
-@pytest.fixture(scope="module")
-def cspbi3():
-    return load_detector_model(DETECTORS / "cspbi3_array.toml")
-
-
-@pytest.fixture(scope="module")
-def coherent():
-    return load_detector_model(DETECTORS / "coherent_csi_2017.toml")
 
 
 def _two_axis_channel() -> Channel:
