@@ -107,12 +107,18 @@ def recoil_counts_per_kg_day(
     return out
 
 
-def _store(key: bytes, arrays: dict[str, np.ndarray]) -> None:
-    for arr in arrays.values():
+def _remember(cache: dict, limit: int, key, arrays: list[np.ndarray], value) -> None:
+    """Keep ``value`` (made of ``arrays``, now read-only) in a cache bounded to ``limit``
+    entries, dropping the oldest first."""
+    for arr in arrays:
         arr.setflags(write=False)
-    if key not in _RECOIL_CACHE and len(_RECOIL_CACHE) >= _RECOIL_CACHE_SIZE:
-        _RECOIL_CACHE.pop(next(iter(_RECOIL_CACHE)))  # oldest first
-    _RECOIL_CACHE[key] = arrays
+    if key not in cache and len(cache) >= limit:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+def _store(key: bytes, arrays: dict[str, np.ndarray]) -> None:
+    _remember(_RECOIL_CACHE, _RECOIL_CACHE_SIZE, key, list(arrays.values()), arrays)
 
 
 def recoil_cache_entries(model: DetectorModel) -> dict[bytes, dict[str, np.ndarray]]:
@@ -398,11 +404,7 @@ def cached_fine_edges(edges: np.ndarray, efficiency, n_fine: int, discrete: bool
     cached = _FINE_CACHE.get(key)
     if cached is None:
         cached = fine_edges(edges, efficiency, n_fine=n_fine, discrete=discrete)
-        for arr in cached:
-            arr.setflags(write=False)
-        if len(_FINE_CACHE) >= _FINE_CACHE_SIZE:
-            _FINE_CACHE.pop(next(iter(_FINE_CACHE)))
-        _FINE_CACHE[key] = cached
+        _remember(_FINE_CACHE, _FINE_CACHE_SIZE, key, list(cached), cached)
     return cached
 
 
