@@ -189,21 +189,35 @@ def test_model_to_dict_is_json_ready(cspbi3):
 
 
 @pytest.mark.parametrize(
-    ("edit", "needle"),
+    ("edits", "needle"),
     [
-        (("bin_max = 20.0", "bin_max = 1.68e9"), "at most 20000 bins per axis"),
-        (("bin_max = 20.0", "bin_max = 20.0\ntrue_bins = 200000"), "must be an integer <= 100000"),
-        (("bin_max = 20.0", "bin_max = 20.0\nfine_bins_per_bin = 5000"), "<= 1000"),
+        ((("bin_max = 20.0", "bin_max = 1.68e9"),), "at most 20000 bins per axis"),
         (
-            ("bin_max = 20.0", "bin_max = 20.0\ntrue_bins = 90000\nfine_bins_per_bin = 900"),
+            (("bin_max = 20.0", "bin_max = 20.0\ntrue_bins = 200000"),),
+            "must be an integer <= 100000",
+        ),
+        ((("bin_max = 20.0", "bin_max = 20.0\nfine_bins_per_bin = 5000"),), "<= 1000"),
+        (
+            (("bin_max = 20.0", "bin_max = 20.0\ntrue_bins = 90000\nfine_bins_per_bin = 900"),),
             "the response would not fit in memory",
+        ),
+        (  # 1800 energy × 6000 time bins
+            (
+                ("bin_width = 1.0", "bin_width = 0.01"),
+                (
+                    "[[backgrounds]]",
+                    "[analysis.time]\nbin_min = 0.0\nbin_max = 6.0\nbin_width = 0.001\n\n"
+                    "[[backgrounds]]",
+                ),
+            ),
+            r"analysis\.bin_width.*10800000; at most 1000000 in all",
         ),
     ],
 )
-def test_an_analysis_too_large_for_memory_is_refused_naming_the_key(tmp_path, edit, needle):
+def test_an_analysis_too_large_for_memory_is_refused_naming_the_key(tmp_path, edits, needle):
     """A typo such as bin_max = 1.68e9 (3.4e9 bins, 25 GiB: found by the loader fuzz test) is
     an input error at load, not an allocation that kills the process."""
-    path = write_edited_model(tmp_path, "cspbi3_array", edit, filename="big.toml")
+    path = write_edited_model(tmp_path, "cspbi3_array", *edits, filename="big.toml")
     with pytest.raises(InputError, match=needle) as info:
         load_detector_model(path)
     assert str(path) in str(info.value)

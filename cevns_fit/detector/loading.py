@@ -291,8 +291,9 @@ def _check_size(t: ConfigTable, n_energy: int, fine: int, n_true: int, time_axis
     n_psd = 0 if psd_axis is None else len(psd_axis.edges) - 1
     total = n_energy * max(n_time, 1) * max(n_psd, 1)
     if total > MAX_ANALYSIS_BINS:
+        key = "edges" if t.has("edges") else "bin_width"
         raise InputError(
-            f"{t.where('edges')}: {n_energy} energy × {max(n_time, 1)} time × {max(n_psd, 1)} "
+            f"{t.where(key)}: {n_energy} energy × {max(n_time, 1)} time × {max(n_psd, 1)} "
             f"psd bins = {total}; at most {MAX_ANALYSIS_BINS} in all"
         )
     cells = n_true * n_energy * fine
