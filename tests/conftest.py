@@ -116,3 +116,28 @@ def cli_main(capsys):
         return code, captured.out, captured.err
 
     return _run
+
+
+def plain_q0(workspace: dict, data=None, *, asimov_pars=None) -> float:
+    """Plain pyhf's discovery q0 (two minuit fits) on ``data`` (main bins, nominal auxiliary
+    data) or, with ``asimov_pars`` (pyhf's parameter order), on pyhf's own Asimov data."""
+    import numpy as np
+
+    from cevns_fit.likelihood import pyhf_backend, pyhf_model
+
+    with pyhf_backend() as pyhf:
+        model, _ = pyhf_model(workspace)
+        if asimov_pars is not None:
+            full = model.expected_data(asimov_pars(model))
+        else:
+            full = np.concatenate([data, model.config.auxdata])
+        return float(
+            pyhf.infer.test_statistics.q0(
+                0.0,
+                full,
+                model,
+                model.config.suggested_init(),
+                model.config.suggested_bounds(),
+                model.config.suggested_fixed(),
+            )
+        )

@@ -14,6 +14,7 @@ from cevns_fit.fastlik import FastModel, code4_factor, code4p_delta
 from cevns_fit.fastlik import _code4_coefficients as code4_coefficients
 from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
 from cevns_fit.templates import AnalysisTemplates, Channel, Sample
+from tests.conftest import plain_q0
 
 
 def random_templates(
@@ -88,20 +89,10 @@ def pyhf_aux(fm: FastModel, model, aux: np.ndarray) -> np.ndarray:
 
 
 def plain_asimov_q0(fm: FastModel, workspace: dict) -> float:
-    """Plain pyhf's discovery q0 (two minuit fits) on the Asimov data at μ = 1."""
-    with pyhf_backend() as pyhf:
-        model, _ = pyhf_model(workspace)
-        asimov = model.expected_data(pyhf_pars(fm, model, fm.nominal_pars(mu=1.0)))
-        return float(
-            pyhf.infer.test_statistics.q0(
-                0.0,
-                asimov,
-                model,
-                model.config.suggested_init(),
-                model.config.suggested_bounds(),
-                model.config.suggested_fixed(),
-            )
-        )
+    """Plain pyhf's discovery q0 (two minuit fits) on its own Asimov data at μ = 1."""
+    return plain_q0(
+        workspace, asimov_pars=lambda model: pyhf_pars(fm, model, fm.nominal_pars(mu=1.0))
+    )
 
 
 def random_point(fm: FastModel, rng: np.random.Generator) -> np.ndarray:

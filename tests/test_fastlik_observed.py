@@ -16,6 +16,7 @@ from cevns_fit.fastlik import FastModel
 from cevns_fit.inference import expected_significance
 from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
 from cevns_fit.templates import AnalysisTemplates, Channel, Sample
+from tests.conftest import plain_q0
 
 SIGNAL = np.array([1.0, 2.0, 4.0, 12.0, 2.0, 14.0, 3.0, 2.0])
 
@@ -83,22 +84,6 @@ def _q0_fast(fm: FastModel, data: np.ndarray) -> float:
     return 2.0 * (null.nll - free.nll) if free.pars[fm.poi_index] > 0 else 0.0
 
 
-def _q0_plain(workspace: dict, data: np.ndarray) -> float:
-    with pyhf_backend() as pyhf:
-        model, _ = pyhf_model(workspace)
-        full = np.concatenate([data, model.config.auxdata])
-        return float(
-            pyhf.infer.test_statistics.q0(
-                0.0,
-                full,
-                model,
-                model.config.suggested_init(),
-                model.config.suggested_bounds(),
-                model.config.suggested_fixed(),
-            )
-        )
-
-
 @pytest.mark.parametrize(
     ("scale", "floor", "data"),
     [
@@ -121,7 +106,7 @@ def _check_q0(workspace, data):
     # q0 on observed data straight from the two likelihoods (the Asimov Z of this model is
     # infinite: at μ = 0 the background-free bins cannot hold the Asimov signal counts).
     q0_fast = _q0_fast(FastModel.from_workspace(workspace), data)
-    q0_plain = _q0_plain(workspace, data)
+    q0_plain = plain_q0(workspace, data)
     assert q0_fast > 1.0  # a real excess, not a q0 = 0 coincidence
     assert np.sqrt(q0_fast) == pytest.approx(np.sqrt(q0_plain), rel=1e-4, abs=0)
 
