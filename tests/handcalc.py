@@ -62,3 +62,17 @@ def helm_hand(q_fm: float, A: int) -> float:
 def nuclei_per_kg(*nuclei: dict) -> float:
     """Formula units per kg of a compound of these single-isotope nuclei (one of each)."""
     return N_A * 1000.0 / sum(n["u"] for n in nuclei)
+
+
+def gaussian_bin_average(a: float, b: float, u0: float, u1: float, sigma: float) -> float:
+    """P(a ≤ x < b) for x = u + N(0, σ), u uniform on [u0, u1], by quad, each tail from its
+    own side (survival functions above u, CDFs below) so that 1e-30 stays 1e-30."""
+    from scipy import stats
+    from scipy.integrate import quad
+
+    def p(u):
+        if a >= u:
+            return stats.norm.sf((a - u) / sigma) - stats.norm.sf((b - u) / sigma)
+        return stats.norm.cdf((b - u) / sigma) - stats.norm.cdf((a - u) / sigma)
+
+    return quad(p, u0, u1, epsabs=0, epsrel=1e-13)[0] / (u1 - u0)

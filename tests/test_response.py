@@ -21,6 +21,7 @@ from cevns_fit import response
 from cevns_fit.detector import load_detector_model
 from cevns_fit.efficiency import LogisticEfficiency, StepEfficiency
 from cevns_fit.resolution import PoissonPEResolution, PolyaPEResolution
+from tests.handcalc import gaussian_bin_average
 
 DETECTORS = Path(__file__).resolve().parents[1] / "models" / "detectors"
 
@@ -122,7 +123,6 @@ def test_gaussian_tail_bins_keep_full_relative_precision():
     hold the average of Φ̄((a − u)/σ) − Φ̄((b − u)/σ) over u to 1e-9 relative (P down to
     1e-33), and a bin 40σ above holds nothing. Computed as 1 − CDF and summed as differences
     of a running sum, these bins were rounding noise of ~1e-13."""
-    from scipy.integrate import quad
 
     from cevns_fit.quenching import ConstantQuenching
     from cevns_fit.resolution import GaussianResolution
@@ -139,13 +139,10 @@ def test_gaussian_tail_bins_keep_full_relative_precision():
         np.array([0.95, 1.05]), model, efficiency=StepEfficiency(0.0), bin_edges=edges
     )[0]
 
-    def averaged(a: float, b: float) -> float:
-        def p(u):
-            return stats.norm.sf((a - u) / 0.1) - stats.norm.sf((b - u) / 0.1)
-
-        return quad(p, 0.95, 1.05, epsabs=0, epsrel=1e-13)[0] / 0.1
-
-    expected = [averaged(a, b) for a, b in zip(edges[:4], edges[1:5], strict=True)]
+    expected = [
+        gaussian_bin_average(a, b, 0.95, 1.05, 0.1)
+        for a, b in zip(edges[:4], edges[1:5], strict=True)
+    ]
     np.testing.assert_allclose(row[:4], expected, rtol=1e-9, atol=0)
     assert row[-1] < 1e-300
 

@@ -38,6 +38,7 @@ from cevns_fit.physics import PhysicsParameters
 from cevns_fit.quenching import ConstantQuenching
 from cevns_fit.rates import differential_rate
 from cevns_fit.resolution import GaussianResolution, NoResolution, PoissonPEResolution
+from tests.handcalc import gaussian_bin_average
 
 DETECTORS = Path(__file__).resolve().parents[1] / "models" / "detectors"
 
@@ -442,13 +443,10 @@ def test_gaussian_lower_tail_bins_keep_full_relative_precision(cspbi3):
         np.array([2.95, 3.05]), model, efficiency=StepEfficiency(0.0), bin_edges=edges
     )[0]
 
-    def averaged(a: float, b: float) -> float:
-        def p(u):
-            return stats.norm.cdf((b - u) / 0.1) - stats.norm.cdf((a - u) / 0.1)
-
-        return quad(p, 2.95, 3.05, epsabs=0, epsrel=1e-13)[0] / 0.1
-
-    expected = [averaged(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    expected = [
+        gaussian_bin_average(a, b, 2.95, 3.05, 0.1)
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
     assert expected[0] < 1e-30
     np.testing.assert_allclose(row, expected, rtol=1e-9, atol=0)
 
