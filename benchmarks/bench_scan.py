@@ -128,6 +128,10 @@ from cevns_fit.cli import main
 try:
     code = main(sys.argv[1:])
 finally:
+    # the workers are children of multiprocessing's fork server, which reaps them: stop it
+    # and wait for it so that their CPU time and peak memory count among our children's
+    from multiprocessing import forkserver
+    forkserver._forkserver._stop()
     with open(os.environ["BENCH_RSS_FILE"], "w") as fh:
         json.dump([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss], fh)
