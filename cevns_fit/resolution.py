@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Self
 
 import numpy as np
-from scipy.special import betainc, gammaln, pdtr, xlogy
+from scipy.special import betainc, gammaln, pdtr
 
 from cevns_fit.errors import InputError
 
@@ -216,10 +216,18 @@ class PoissonPEResolution(_FixedWidth):
         return pdtr(k, mean_pe)
 
     def count_pmf(self, n_max: int, mean_pe: np.ndarray) -> np.ndarray:
-        """P(N = n) for n = 0..n_max in a new last axis: exp(n ln μ − μ − ln n!)."""
+        """P(N = n) for n = 0..n_max in a new last axis: exp(n ln μ − μ − ln n!), with ln μ
+        taken once per mean (not per count) and 0 ln 0 = 0."""
         mu = np.asarray(mean_pe, dtype=float)[..., None]
         n = np.arange(n_max + 1, dtype=float)
-        return np.exp(xlogy(n, mu) - mu - gammaln(n + 1.0))
+        with np.errstate(divide="ignore"):  # ln 0 = −inf: P(N ≥ 1) = e^−inf = 0 at μ = 0
+            log_mu = np.log(mu)
+        log_pmf = np.empty(mu.shape[:-1] + (n_max + 1,))
+        log_pmf[..., 0] = 0.0
+        np.multiply(n[1:], log_mu, out=log_pmf[..., 1:])
+        log_pmf -= mu
+        log_pmf -= gammaln(n + 1.0)
+        return np.exp(log_pmf, out=log_pmf)
 
 
 @dataclass(frozen=True)
