@@ -72,6 +72,13 @@ def test_map_cells_are_ratios_of_the_models_own_exposures(tmp_path, capsys):
     assert (out / "a.jsonl").read_text().count("\n") == lines
     assert again["ratio"] == result["ratio"]
     assert all(math.isfinite(v) for row in again["ratio"]["kg"] for v in row)
+    # the text output shows the ratio --per asks for: per dollar, a row per quenching value
+    assert cli_main([a for a in args if a != "--json"] + ["--per", "dollar"]) == 0
+    text = capsys.readouterr().out
+    assert "ratio per dollar" in text
+    for q, row in zip((0.25, 0.35), result["ratio"]["dollar"], strict=True):
+        line = next(x for x in text.splitlines() if x.split() and x.split()[0] == f"{q:g}")
+        assert line.split()[1:] == [f"{v:.3g}" for v in row]  # three significant digits
 
 
 def test_a_map_needs_two_different_axes(capsys):

@@ -363,3 +363,22 @@ def test_arrival_time_sharpens_a_flavour_specific_measurement():
         (lo, hi), *_ = r["intervals"][0]["segments"]
         width[name] = hi - lo
     assert width["full"] < 0.95 * width["energy"]
+
+
+def test_cli_toys_are_thrown_where_toys_at_says_and_follow_wilks(run_cli, tmp_path):
+    """--toys-at θ₀ throws the pseudo-experiments at θ₀ (not at the best fit) and, the
+    likelihood being near-Gaussian, t(θ₀) follows χ²₁: its 68.3 % quantile is 1.0 within the
+    ±0.3 sampling error of 60 toys (three of them allowed); outside the grid it is refused."""
+    model = _small(tmp_path)
+    grid = ["--poi", "sin2_theta_w=0.15:0.35:9", "--expected", "--seed", "3"]
+    code, out, err = run_cli("measure", model, *grid, "--toys", "60", "--toys-at", "0.2", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["toys"]["at"] == 0.2 and result["toys"]["seed"] == 3
+    assert result["best_fit"] == pytest.approx(0.2387, abs=5e-3)  # Asimov: the model's value
+    level = result["toys"]["levels"][0]  # the 1σ level, 68.27 %: χ²₁'s quantile is 1
+    assert level["cl"] == pytest.approx(0.6827, abs=1e-4)
+    assert level["wilks_delta_chi2"] == pytest.approx(1.0, abs=1e-9)
+    assert abs(level["toy_delta_chi2"] - 1.0) < 0.9
+    code, out, err = run_cli("measure", model, *grid, "--toys", "20", "--toys-at", "0.5")
+    assert_clean_input_error(code, out, err, "--toys-at 0.5")
