@@ -24,6 +24,7 @@ from cevns_fit.errors import InputError
 __all__ = [
     "DASK_CONNECT_TIMEOUT_S",
     "IN_FLIGHT_PER_WORKER",
+    "WORKER_PRELOAD",
     "apply_chunk",
     "bounded",
     "chunk_size",
@@ -31,6 +32,7 @@ __all__ = [
     "dask_client",
     "iter_dask",
     "iter_local",
+    "process_context",
 ]
 
 # Points in flight per worker: enough to keep every worker busy, few enough that neither the
@@ -132,9 +134,10 @@ def iter_local(
     setup: Callable[[], None] | None = None,
 ) -> Iterator:
     """``func(point)`` for every point of ``todo``, in this process (one worker or one point)
-    or on a pool of spawned processes taking ``chunk`` points per task, results in the order
-    they finish. ``setup`` (picklable) runs once in each worker process before its first
-    point (in this process it is not needed: the parent's caches are already there)."""
+    or on a pool of worker processes (:func:`process_context`) taking ``chunk`` points per
+    task, results in the order they finish. ``setup`` (picklable) runs once in each worker
+    process before its first point (in this process it is not needed: the parent's caches
+    are already there)."""
     workers = workers or os.cpu_count() or 1
     first = list(islice(todo, 2))
     todo = chain(first, todo)
