@@ -13,7 +13,8 @@ T = 365.25 days. The templates spread each recoil uniformly over its true bin (3
 bins, 3 % wide), which moves counts across an observable edge by up to ~0.3 % of a bin (most
 near the endpoint, where dR/dE_R → 0): bins are compared at 5e-3, totals at 1e-4. What each
 test varies: the quenching model (constant, polynomial, tabulated
-inline and from a file) and the efficiency (tabulated).
+inline and from a file, with its point errors as the ±1σ or without), the efficiency
+(tabulated) and a background table's time column summed over a window.
 """
 
 from __future__ import annotations
@@ -136,3 +137,58 @@ def test_tabulated_efficiency_ramp(tmp_path, cli_main):
     np.testing.assert_allclose(
         out["signal"][1:], hand_counts([4.0, 5.0, 7.0], lambda x: x / 0.25), rtol=5e-3
     )
+
+
+@pytest.mark.parametrize("use_point_errors", [True, False])
+def test_quenching_table_point_errors_are_the_quenching_uncertainty(
+    tmp_path, cli_main, use_point_errors
+):
+    # Points (E, dE, Q, dQ) = (0, 0, 0.2, 0.02) and (100, 0, 0.6, 0.06): Q = 0.2 + 0.004 E_nr
+    # with a 10 % error, so the ±1σ templates are the counts at Q × (1 ± 0.1), by hand;
+    # use_point_errors = false keeps the central values and drops the uncertainty.
+    (tmp_path / "qf.csv").write_text(
+        "# E_nr, dE, Q, dQ\n0, 0, 0.2, 0.02\n100, 0, 0.6, 0.06\n", encoding="utf-8"
+    )
+    quenching = 'model = "tabulated"\nfiles = ["qf.csv"]'
+    if not use_point_errors:
+        quenching += "\nuse_point_errors = false"
+    path = write_model(tmp_path, quenching)
+    code, _, err = cli_main("workspace", path, "-o", tmp_path / "ws.json")
+    assert code == 0, err
+    (sample,) = json.loads((tmp_path / "ws.json").read_text())["channels"][0]["samples"]
+    edges = [1.0, 2.0, 4.0, 5.0, 7.0]
+    nominal = hand_counts(edges, lambda x: _poly_inverse(x, 0.2, 0.004))
+    np.testing.assert_allclose(sample["data"], nominal, rtol=5e-3, atol=0)
+    histosys = {m["name"]: m["data"] for m in sample["modifiers"] if m["type"] == "histosys"}
+    if not use_point_errors:
+        assert "quenching" not in histosys
+        return
+    up = hand_counts(edges, lambda x: _poly_inverse(x, 0.22, 0.0044))
+    down = hand_counts(edges, lambda x: _poly_inverse(x, 0.18, 0.0036))
+    np.testing.assert_allclose(histosys["quenching"]["hi_data"], up, rtol=5e-3, atol=0)
+    np.testing.assert_allclose(histosys["quenching"]["lo_data"], down, rtol=5e-3, atol=0)
+
+
+@pytest.mark.parametrize("window", ["time_max_us = 4.0", "time_window_us = [0.0, 4.0]"])
+def test_a_background_tables_time_column_is_summed_up_to_time_max(tmp_path, cli_main, window):
+    # An energy-only analysis reading an energy × time table: counts over [first time edge,
+    # time_max_us] = [0, 4] µs, i.e. the [0, 2) bin and half of [2, 6) (flat inside a bin),
+    # then spread over the analysis bins by width: [1, 4) keVee → 1/3 in [1, 2), 2/3 in [2, 4).
+    rows = [(1, 4, 0, 2, 30.0), (1, 4, 2, 6, 12.0), (1, 4, 6, 10, 500.0)]
+    rows += [(4, 7, 0, 2, 9.0), (4, 7, 2, 6, 6.0), (4, 7, 6, 10, 700.0)]
+    lines = ["energy_low,energy_high,time_low,time_high,counts"]
+    lines += [",".join(map(str, r)) for r in rows]
+    (tmp_path / "bkg.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = write_model(tmp_path, 'model = "constant"\nvalue = 0.25')
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(
+            '\n[[backgrounds]]\nname = "late"\nkind = "tabulated"\nfile = "bkg.csv"\n'
+            f'file_units = "counts"\n{window}\n'
+        )
+    code, _, err = cli_main("workspace", path, "-o", tmp_path / "ws.json")
+    assert code == 0, err
+    samples = json.loads((tmp_path / "ws.json").read_text())["channels"][0]["samples"]
+    late = next(s for s in samples if s["name"] == "late")
+    low, high = 30.0 + 12.0 / 2, 9.0 + 6.0 / 2
+    expected = [low / 3, 2 * low / 3, high / 3, 2 * high / 3]
+    assert late["data"] == pytest.approx(expected, rel=1e-12, abs=0)
