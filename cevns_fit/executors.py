@@ -202,7 +202,11 @@ def dask_client(scheduler: str | None, workers: int | None):
     # these scans a third of their time in the kernel; keep glibc's own threshold
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    settings = {"distributed.nanny.pre-spawn-environ": environ}
+    settings = {
+        "distributed.nanny.pre-spawn-environ": environ,
+        # a local cluster has no dashboard to show them: no stack samples every 10 ms
+        "distributed.worker.profile.enabled": False,
+    }
     # dask spawns each worker (~1–2 s of imports each, distributed's and ours): start them
     # from the same fork server as the local executor's instead, unless configured otherwise
     if dask.config.get("distributed.worker.multiprocessing-method") == "spawn":
