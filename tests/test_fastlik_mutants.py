@@ -218,3 +218,46 @@ def test_fit_with_mu_held_at_a_bound_close_to_its_mle_equals_plain_pyhf(n_bins, 
     plain = _plain_constrained_fit(workspace, fm, data, bounds[fm.poi_index])
     assert nll == pytest.approx(plain, rel=0, abs=1e-4)
     assert nll > float(-fm.logpdf(free.pars, data)) + 1e-3  # the bound does constrain the fit
+
+
+@pytest.mark.parametrize("side", ["upper", "lower"])
+def test_warm_start_on_a_bound_near_the_mle_returns_to_the_free_fit_with_many_parameters(side):
+    """Forty bins with staterror (> 32 free parameters, the vectorised active set): μ's box
+    ends 0.004 beyond μ̂ and the fit starts on that bound with the nuisances at their
+    profiled values, so the gradient (≈ 0.7) points into the box. The fit must leave the bound
+    and return the unconstrained minimum (the same μ̂ as without the bound, plain pyhf's
+    −ln L)."""
+    workspace = build_workspace(random_templates(21, n_bins=40))
+    fm = FastModel.from_workspace(workspace)
+    data = np.random.default_rng(21).poisson(fm.expected_main(fm.nominal_pars(mu=1.5)))
+    data = data.astype(float)
+    free = fm.fit(data, fm.aux_nominal)
+    free_mu = free.pars[fm.poi_index]
+    bounds = fm.bounds.copy()
+    edge = free_mu + 0.004 if side == "upper" else free_mu - 0.004
+    bounds[fm.poi_index] = (0.0, edge) if side == "upper" else (edge, 10.0)
+    init = free.pars.copy()
+    init[fm.poi_index] = edge
+    _, grad = fm.nll_and_grad(init, data, fm.aux_nominal)
+    assert 0.1 < abs(grad[fm.poi_index]) < 1.0
+    fit = fm.fit(data, fm.aux_nominal, init=init, bounds=bounds)
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(free_mu, rel=0, abs=2e-4)
+    plain = _plain_constrained_fit(workspace, fm, data, (0.0, 10.0))  # the bound does not bind
+    assert float(-fm.logpdf(fit.pars, data)) == pytest.approx(plain, rel=0, abs=1e-4)
+
+
+def test_a_failed_cholesky_step_falls_back_on_lbfgsb_and_still_finds_the_minimum(monkeypatch):
+    """Should LAPACK's Cholesky solve ever report failure (info ≠ 0: a curvature matrix that
+    is not numerically positive definite), Newton must not claim convergence at its current
+    point: L-BFGS-B takes over from the start and reaches the same μ̂ = (n − b)/s."""
+    from cevns_fit.fastlik import fitting
+
+    def failing_dposv(a, b):
+        return a, np.zeros_like(b), 1
+
+    monkeypatch.setattr(fitting, "_dposv", failing_dposv)
+    fm = counting_model([S], [B])
+    fit = fm.fit(np.array([47.0]))
+    assert fit.success and fit.message != "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(2.2, rel=1e-4, abs=0)
