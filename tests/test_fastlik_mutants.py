@@ -1,5 +1,6 @@
-"""The fast path's Gauss-Newton fit at the edges of its box and of its domain (issue 16, mutation
-testing of cevns_fit/fastlik/fitting.py).
+"""The fast path's Gauss-Newton fit at the edges of its box and of its domain, and its Fisher
+diagonal where bins expect little or nothing (issue 16, mutation testing of
+cevns_fit/fastlik/fitting.py and model.py).
 
 Fits whose best point lies on a bound (μ̂ = 0 for a deficit, μ̂ at the upper bound for a large
 excess, warm starts on a bound), counts below one event, an infeasible background-only
