@@ -59,7 +59,7 @@ tests_for() {
     cross_section) echo test_cross_section test_form_factors test_normalisation ;;
     form_factors) echo test_form_factors test_cross_section test_normalisation ;;
     rates) echo test_rates test_normalisation ;;
-    fastlik) echo test_fastlik test_fastlik_observed ;;
+    fastlik) echo test_fastlik test_fastlik_observed test_fastlik_mutants ;;
     inference) echo test_inference test_fastlik_observed test_regression_values ;;
     quenching) echo test_quenching test_quenching_correlated test_response_checks test_normalisation test_model_features ;;
     resolution) echo test_resolution test_resolution_polya test_normalisation test_model_features ;;
@@ -87,7 +87,7 @@ lines_for() {
     fastlik/interpolation) echo "32:85" ;;
     fastlik/kernel) echo "137:193" ;;
     fastlik/model) echo "151:208,210:219" ;;
-    fastlik/fitting) echo "102:174" ;;
+    fastlik/fitting) echo "86:155" ;;
     inference/engine) echo "27:134" ;;
     inference/significance) echo "151:196" ;;
     inference/exposure) echo "26:190" ;;

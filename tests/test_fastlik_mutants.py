@@ -1,0 +1,290 @@
+"""The fast path's Gauss-Newton fit at the edges of its box and of its domain, and its Fisher
+diagonal where bins expect little or nothing (issue 16, mutation testing of
+cevns_fit/fastlik/fitting.py and model.py).
+
+Fits whose best point lies on a bound (μ̂ = 0 for a deficit, μ̂ at the upper bound for a large
+excess, warm starts on a bound), counts below one event, an infeasible background-only
+hypothesis and a normalisation the data cannot see. References: the closed-form Poisson
+maximum-likelihood estimate of counting experiments, and plain pyhf 0.7.6 (``pyhf.infer.mle.fit``
+with the same ``par_bounds``, ``Model.logpdf``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cevns_fit.fastlik import FastModel
+from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
+from cevns_fit.templates import AnalysisTemplates, Channel, Sample
+from tests.test_fastlik import random_templates
+from tests.test_fastlik_observed import DATA, templates_with_gaps
+
+
+def counting_model(signal, background=None, extra=()) -> FastModel:
+    """One channel, signal ``signal`` (per bin) scaled by μ, optional fixed background."""
+    n = len(signal)
+    samples = [Sample("cevns", np.asarray(signal, float), norm_factor="mu")]
+    if background is not None:
+        samples.append(Sample("steady_state", np.asarray(background, float)))
+    samples.extend(extra)
+    channel = Channel("main", np.arange(n + 1.0), "PE", tuple(samples))
+    return FastModel.from_workspace(build_workspace(AnalysisTemplates((channel,), 1.0)))
+
+
+def poisson_nll(lam, n) -> float:
+    """−ln L of independent Poisson bins without data constants: Σ λ − n − n ln(λ/n)."""
+    lam, n = np.asarray(lam, float), np.asarray(n, float)
+    safe = np.where(n > 0, n, 1.0)
+    return float(np.sum(lam - n - np.where(n > 0, n * np.log(lam / safe), 0.0)))
+
+
+S, B = 10.0, 25.0  # one bin: signal at μ = 1, background; pyhf's μ bounds are [0, 10]
+
+
+@pytest.mark.parametrize(
+    ("n", "mu_hat"),
+    [
+        (47.0, 2.2),  # excess: μ̂ = (n − b)/s inside the box
+        (35.5, 1.05),  # just above μ = 1
+        (20.0, 0.0),  # deficit: the unconstrained (n − b)/s < 0, so μ̂ = 0 (lower bound)
+        (24.0, 0.0),  # small deficit: ∂(−ln L)/∂μ = s(1 − n/b) = 0.4 at the bound
+        (200.0, 10.0),  # excess beyond the box: μ̂ = 10 (upper bound), ∂/∂μ = −6 there
+        (134.0, 10.0),  # just beyond: ∂(−ln L)/∂μ = s(1 − n/(b + 10 s)) = −0.72 at the bound
+    ],
+)
+def test_counting_experiment_fit_is_the_poisson_mle_inside_pyhf_bounds(n, mu_hat):
+    """One bin, λ = sμ + b: μ̂ = (n − b)/s clipped to [0, 10], −ln L at the minimum is the
+    Poisson deviance there, reached by Gauss-Newton (exact Newton for λ linear in μ)."""
+    fm = counting_model([S], [B])
+    fit = fm.fit(np.array([n]))
+    assert fit.success and fit.message == "Newton converged"
+    # Newton stops once the predicted decrease of −ln L is below ~1e-9
+    assert fit.pars[fm.poi_index] == pytest.approx(mu_hat, rel=1e-5, abs=1e-12)
+    assert fit.nll == pytest.approx(poisson_nll(S * mu_hat + B, n), rel=1e-9, abs=1e-9)
+    # at a bound μ̂ is the bound itself, not a point near it
+    if mu_hat in (0.0, 10.0):
+        assert fit.pars[fm.poi_index] == mu_hat
+
+
+@pytest.mark.parametrize(
+    ("init", "n", "mu_hat"),
+    [
+        (10.0, 120.0, 9.5),  # start on the upper bound, ∂(−ln L)/∂μ = +0.4 points inwards
+        (0.0, 25.5, 0.05),  # start on the lower bound, ∂(−ln L)/∂μ = −0.2 points inwards
+        (0.0, 47.0, 2.2),
+    ],
+)
+def test_warm_start_on_a_bound_moves_inwards_to_the_mle(init, n, mu_hat):
+    """A parameter on a bound whose gradient points into the box is free: the fit leaves the
+    bound (a warm start from a previous fit often sits on μ = 0)."""
+    fm = counting_model([S], [B])
+    fit = fm.fit(np.array([n]), init=np.array([init]))
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(mu_hat, rel=1e-5, abs=0)
+
+
+def test_background_only_fit_fixed_at_mu_zero_is_the_poisson_deviance_of_b():
+    # all parameters fixed (the only one is μ): −ln L of the background alone, no steps taken
+    fm = counting_model([S], [B])
+    fit = fm.fit(np.array([47.0]), fix={fm.poi_index: 0.0})
+    assert fit.success and fit.pars[fm.poi_index] == 0.0
+    assert fit.nll == pytest.approx(poisson_nll(B, 47.0), rel=1e-12, abs=0)
+
+
+def test_counts_below_one_event_fit_the_pooled_estimate():
+    """Two background-free bins expecting μ and 10 μ events hold 1 and 5: the MLE is the pooled
+    Σn/Σs = 6/11, where the first bin expects 0.55 < 1 event (a legal point of the domain)."""
+    fm = counting_model([1.0, 10.0])
+    fit = fm.fit(np.array([1.0, 5.0]))
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(6.0 / 11.0, rel=1e-5, abs=0)
+    assert fit.nll == pytest.approx(
+        poisson_nll([6.0 / 11.0, 60.0 / 11.0], [1.0, 5.0]), rel=0, abs=1e-9
+    )
+
+
+def test_background_only_hypothesis_with_events_in_a_background_free_bin_is_infeasible():
+    """μ = 0 expects no event in the background-free bins 6 and 7: two events there have
+    probability zero, −ln L = ∞ for every nuisance value, and the fit must not report a
+    converged minimum (q0 = ∞, not a finite number)."""
+    fm = FastModel.from_workspace(build_workspace(templates_with_gaps()))
+    data = DATA.copy()
+    data[6] = 2.0
+    fit = fm.fit(data, fm.aux_nominal, fix={fm.poi_index: 0.0})
+    assert not fit.success
+    assert fit.nll == math.inf
+    free = fm.fit(data, fm.aux_nominal)  # with signal the same data are an ordinary fit
+    assert free.success and math.isfinite(free.nll)
+
+
+def test_a_normalisation_the_data_cannot_see_stays_put_and_the_fit_still_converges():
+    """A free normalisation of a sample with no expected events (e.g. a background entirely
+    below threshold) has no curvature; the fit converges by Newton, leaves it at its start and
+    gives μ̂ of the model without that sample."""
+    absent = Sample("absent", np.zeros(2), norm_factor="absent_norm")
+    with_absent = counting_model([5.0, 10.0], [20.0, 5.0], extra=(absent,))
+    without = counting_model([5.0, 10.0], [20.0, 5.0])
+    data = np.array([30.0, 22.0])
+    fit = with_absent.fit(data)
+    ref = without.fit(data)
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.pars[with_absent.set_slices["absent_norm"]][0] == 1.0
+    assert fit.pars[with_absent.poi_index] == pytest.approx(
+        ref.pars[without.poi_index], rel=1e-5, abs=0
+    )
+    assert fit.nll == pytest.approx(ref.nll, rel=1e-12, abs=1e-12)
+
+
+def _count_kernel_calls(fm: FastModel) -> list[tuple[float, ...]]:
+    """Record the parameter point of every λ evaluation of ``fm``'s kernel."""
+    points: list[tuple[float, ...]] = []
+    lam, lam_jac = fm._lam, fm._lam_jac
+
+    def counted_lam(pars):
+        points.append(tuple(pars))
+        return lam(pars)
+
+    def counted_lam_jac(pars, curvature=False):
+        points.append(tuple(pars))
+        return lam_jac(pars, curvature)
+
+    fm._lam, fm._lam_jac = counted_lam, counted_lam_jac
+    return points
+
+
+@pytest.mark.parametrize("case", ["counting", "random"])
+def test_reported_evaluations_are_the_likelihood_evaluations_made(case):
+    """n_evaluations counts the points at which λ (hence −ln L) was computed: the start and
+    every trial of the line search (a re-linearisation at the accepted point is no new
+    evaluation)."""
+    if case == "counting":
+        fm, data, aux = counting_model([S], [B]), np.array([47.0]), None
+    else:
+        fm = FastModel.from_workspace(build_workspace(random_templates(3, stat=False)))
+        data = np.random.default_rng(3).poisson(fm.expected_main(fm.nominal_pars(mu=1.6)))
+        data, aux = data.astype(float), fm.aux_nominal
+    points = _count_kernel_calls(fm)
+    fit = fm.fit(data, aux)
+    assert fit.message == "Newton converged"
+    distinct = [p for k, p in enumerate(points) if k == 0 or p != points[k - 1]]
+    assert fit.n_evaluations == len(distinct)
+    assert fit.n_evaluations >= 2
+
+
+def _plain_constrained_fit(workspace, fm, data, poi_bounds):
+    """Plain pyhf's minimum of −ln L with μ inside ``poi_bounds`` (minuit, started at the
+    suggested init with μ moved into its box)."""
+    with pyhf_backend() as pyhf:
+        model, _ = pyhf_model(workspace)
+        poi = model.config.poi_index
+        par_bounds = [list(b) for b in model.config.suggested_bounds()]
+        par_bounds[poi] = [float(b) for b in poi_bounds]
+        init = list(model.config.suggested_init())
+        init[poi] = float(np.clip(init[poi], *poi_bounds))
+        full = np.concatenate([data, model.config.auxdata])
+        best = pyhf.infer.mle.fit(full, model, par_bounds=par_bounds, init_pars=init)
+        return float(-model.logpdf(best, full)[0])
+
+
+@pytest.mark.parametrize(
+    ("n_bins", "seed", "side"),
+    [(8, 22, "upper"), (8, 22, "lower"), (40, 21, "upper"), (40, 21, "lower")],
+)
+def test_fit_with_mu_held_at_a_bound_close_to_its_mle_equals_plain_pyhf(n_bins, seed, side):
+    """μ's box ends 0.03 short of the unconstrained μ̂ (about σ_μ/8): the constrained minimum
+    has μ on that bound with a small gradient (< 1) pushing outwards, and −ln L equals plain
+    pyhf's fit with the same bounds. Eight bins: the active set in plain Python; forty with
+    staterror (> 32 free parameters): the vectorised active set."""
+    workspace = build_workspace(random_templates(seed, n_bins=n_bins))
+    fm = FastModel.from_workspace(workspace)
+    assert (int((~fm.fixed).sum()) > 32) == (n_bins > 32)
+    data = np.random.default_rng(seed).poisson(fm.expected_main(fm.nominal_pars(mu=1.5)))
+    data = data.astype(float)
+    free = fm.fit(data, fm.aux_nominal)
+    free_mu = free.pars[fm.poi_index]
+    assert 0.5 < free_mu < 5.0
+    bounds = fm.bounds.copy()
+    edge = free_mu - 0.03 if side == "upper" else free_mu + 0.03
+    bounds[fm.poi_index] = (0.0, edge) if side == "upper" else (edge, 10.0)
+    fit = fm.fit(data, fm.aux_nominal, bounds=bounds)
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.pars[fm.poi_index] == edge
+    _, grad = fm.nll_and_grad(fit.pars, data, fm.aux_nominal)
+    g = grad[fm.poi_index]
+    assert (g < 0 if side == "upper" else g > 0) and abs(g) < 1.0
+    nll = float(-fm.logpdf(fit.pars, data))
+    plain = _plain_constrained_fit(workspace, fm, data, bounds[fm.poi_index])
+    assert nll == pytest.approx(plain, rel=0, abs=1e-4)
+    assert nll > float(-fm.logpdf(free.pars, data)) + 1e-3  # the bound does constrain the fit
+
+
+@pytest.mark.parametrize("side", ["upper", "lower"])
+def test_warm_start_on_a_bound_near_the_mle_returns_to_the_free_fit_with_many_parameters(side):
+    """Forty bins with staterror (> 32 free parameters, the vectorised active set): μ's box
+    ends 0.004 beyond μ̂ and the fit starts on that bound with the nuisances at their
+    profiled values, so the gradient (≈ 0.7) points into the box. The fit must leave the bound
+    and return the unconstrained minimum (the same μ̂ as without the bound, plain pyhf's
+    −ln L)."""
+    workspace = build_workspace(random_templates(21, n_bins=40))
+    fm = FastModel.from_workspace(workspace)
+    data = np.random.default_rng(21).poisson(fm.expected_main(fm.nominal_pars(mu=1.5)))
+    data = data.astype(float)
+    free = fm.fit(data, fm.aux_nominal)
+    free_mu = free.pars[fm.poi_index]
+    bounds = fm.bounds.copy()
+    edge = free_mu + 0.004 if side == "upper" else free_mu - 0.004
+    bounds[fm.poi_index] = (0.0, edge) if side == "upper" else (edge, 10.0)
+    init = free.pars.copy()
+    init[fm.poi_index] = edge
+    _, grad = fm.nll_and_grad(init, data, fm.aux_nominal)
+    assert 0.1 < abs(grad[fm.poi_index]) < 1.0
+    fit = fm.fit(data, fm.aux_nominal, init=init, bounds=bounds)
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(free_mu, rel=0, abs=2e-4)
+    plain = _plain_constrained_fit(workspace, fm, data, (0.0, 10.0))  # the bound does not bind
+    assert float(-fm.logpdf(fit.pars, data)) == pytest.approx(plain, rel=0, abs=1e-4)
+
+
+def test_a_failed_cholesky_step_falls_back_on_lbfgsb_and_still_finds_the_minimum(monkeypatch):
+    """Should LAPACK's Cholesky solve ever report failure (info ≠ 0: a curvature matrix that
+    is not numerically positive definite), Newton must not claim convergence at its current
+    point: L-BFGS-B takes over from the start and reaches the same μ̂ = (n − b)/s."""
+    from cevns_fit.fastlik import fitting
+
+    def failing_dposv(a, b):
+        return a, np.zeros_like(b), 1
+
+    monkeypatch.setattr(fitting, "_dposv", failing_dposv)
+    fm = counting_model([S], [B])
+    fit = fm.fit(np.array([47.0]))
+    assert fit.success and fit.message != "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(2.2, rel=1e-4, abs=0)
+
+
+@pytest.mark.parametrize(
+    ("floor", "mu"),
+    [(0.2, 0.1), (0.0, 0.0)],
+    ids=["bins-expecting-less-than-one", "background-free-bins-at-mu-0"],
+)
+def test_fisher_diagonal_is_the_asimov_curvature_in_bins_expecting_little_or_nothing(floor, mu):
+    """As tests/test_fastlik_observed.py's Fisher check, where bins expect < 1 event (μ = 0.1
+    over a 0.2 floor: λ = 0.5 and 0.4) and where background-free bins expect nothing at μ = 0:
+    Asimov data are empty there and −ln L is linear in λ, so those bins add no curvature even
+    though ∂λ/∂μ ≠ 0 (the Fisher information of a λ = 0 bin is taken as 0, not (∂λ)²)."""
+    fm = FastModel.from_workspace(build_workspace(templates_with_gaps(floor=floor, stat=True)))
+    pars = fm.nominal_pars(mu=mu)
+    main = fm.expected_main(pars)
+    assert main.min() == (0.0 if floor == 0.0 else pytest.approx(0.4, rel=1e-12, abs=0))
+    aux = np.where(fm.constrained, pars, fm.aux_nominal)
+    fisher = fm.fisher_diagonal(pars)
+    for i in np.flatnonzero(~fm.fixed):
+        h = 1e-4
+        up, down = pars.copy(), pars.copy()
+        up[i] += h
+        down[i] -= h
+        nll = [fm.nll_and_grad(p, main, aux)[0] for p in (up, pars, down)]
+        second = (nll[0] - 2 * nll[1] + nll[2]) / h**2
+        assert fisher[i] == pytest.approx(second, rel=1e-4, abs=0), fm.par_labels[i]
