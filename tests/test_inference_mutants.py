@@ -16,6 +16,7 @@ from scipy.stats import norm
 from cevns_fit.errors import InputError
 from cevns_fit.inference import expected_significance, upper_limit
 from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
+from cevns_fit.templates import AnalysisTemplates, Channel, Sample
 from tests.test_inference import counting
 
 
@@ -138,3 +139,18 @@ def test_a_weak_signal_has_the_small_closed_form_median_z_not_a_floor(s, b):
     result = expected_significance(counting(s, b))
     assert result.Z_expected == pytest.approx(z_a, rel=1e-4, abs=0)
     assert result.p0_expected == pytest.approx(norm.sf(z_a), rel=1e-4, abs=0)
+
+
+def test_the_exact_poisson_tail_is_for_one_bin_only():
+    """Two bins without any nuisance parameter (μ the only parameter): P(n ≥ n_med | b) of one
+    bin is not the significance of the pair, so "exact" is refused and "auto" runs toys."""
+    signal = Sample("cevns", np.array([2.0, 1.0]), norm_factor="mu")
+    background = Sample("bkg", np.array([0.5, 0.5]))
+    channel = Channel("on", np.array([0.0, 1.0, 2.0]), "n", (signal, background))
+    templates = AnalysisTemplates((channel,), exposure_kg_yr=1.0)
+    with pytest.raises(InputError) as info:
+        expected_significance(templates, method="exact")
+    assert str(info.value) == (
+        "method 'exact' needs a single-bin counting model without nuisance parameters"
+    )
+    assert expected_significance(templates, method="auto", n_toys=50).method == "toys"
