@@ -116,17 +116,45 @@ def test_limit_notes_say_where_the_expected_limits_come_from():
     assert result.method == "asymptotic CLs (qtilde)"
 
 
-def test_expected_bands_are_the_closed_form_shifted_medians():
+@pytest.mark.parametrize(("s", "b"), [(10.0, 50.0), (0.5, 2.0), (3.0, 0.5)])
+def test_expected_bands_are_the_closed_form_shifted_medians(s, b):
     """Band k: Φ(k − √q_A)/Φ(k) = α (arXiv:1007.1727 Eq. 66 with the background-only
-    median shifted by k σ), on the single-bin q_A(μ) = 2(μs − b ln(1 + μs/b))."""
-    s, b, cl = 10.0, 50.0, 0.9
+    median shifted by k σ), on the single-bin q_A(μ) = 2(μs − b ln(1 + μs/b)); also for a
+    signal below one event and a background below one event (still asymptotic CLs: only a
+    background of exactly zero switches to the exact Poisson limit)."""
+    cl = 0.9
     alpha = 1 - cl
     result = upper_limit(counting(s, b), cl)
+    assert result.method == "asymptotic CLs (qtilde)"
     for k in (-2, -1, 0, 1, 2):
         target = k - norm.ppf(alpha * norm.cdf(k))
-        mu = brentq(lambda m, t=target: math.sqrt(_q_single_bin(m, s, b, b)) - t, 1e-9, 100.0)
+        mu = brentq(lambda m, t=target: math.sqrt(_q_single_bin(m, s, b, b)) - t, 1e-9, 1e3)
         assert result.mu_upper_expected_band[str(k)] == pytest.approx(mu, rel=1e-4, abs=0), k
-    assert np.isfinite(result.mu_upper_expected_band["-2"])
+    assert result.mu_upper_expected == result.mu_upper_expected_band["0"]
+    assert result.signal_events_upper_expected == pytest.approx(
+        result.mu_upper_expected * s, rel=1e-12, abs=0
+    )
+
+
+def test_an_observed_limit_far_above_the_workspace_poi_bound_is_the_closed_form():
+    """s = 1 on b = 50 with n = 75 observed: μ̂ = 25, beyond the workspace's POI bound of 10,
+    so the search must widen μ's bounds for the free fit too. Single bin, no nuisance:
+    q̃_μ = 2(μs + b − n ln(μs + b) − (n − n ln n)) for μ ≥ μ̂, q_μ,A from the background-only
+    Asimov data, CLs from arXiv:1007.1727 Eq. 66."""
+    s, b, n, cl = 1.0, 50.0, 75.0, 0.9
+    mu_hat = (n - b) / s
+
+    def q_obs(mu: float) -> float:
+        lam = mu * s + b
+        return 2.0 * (lam - n * math.log(lam) - (n - n * math.log(n))) if mu > mu_hat else 0.0
+
+    def cls(mu: float) -> float:
+        return _cls_closed_form(q_obs(mu), _q_single_bin(mu, s, b, b))
+
+    mu_up = brentq(lambda m: cls(m) - (1 - cl), mu_hat, 200.0, xtol=1e-12)
+    assert mu_up > 10.0
+    result = upper_limit(counting(s, b, data=n), cl)
+    assert result.mu_upper_observed == pytest.approx(mu_up, rel=1e-4, abs=0)
 
 
 # ----------------------------------------------------------------------------- discovery
