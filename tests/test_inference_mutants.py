@@ -7,6 +7,7 @@ pyhf 0.7.6 (``infer.hypotest``).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -182,3 +183,21 @@ def test_the_exact_poisson_tail_is_for_one_bin_only():
         "method 'exact' needs a single-bin counting model without nuisance parameters"
     )
     assert expected_significance(templates, method="auto", n_toys=50).method == "toys"
+
+
+def test_a_limit_fit_that_does_not_converge_raises_naming_the_signal_strength(monkeypatch):
+    """A q̃_μ fit at fixed μ that fails is an error naming that μ, never a limit."""
+    from cevns_fit.errors import FitFailedError
+    from cevns_fit.fastlik import FastFitResult, FastModel
+
+    original = FastModel.fit
+
+    def fit(self, main, aux=None, **kwargs):
+        if kwargs.get("fix") and kwargs.get("bounds") is not None:
+            return FastFitResult(self.init.copy(), math.inf, False, 1, "stub")
+        return original(self, main, aux, **kwargs)
+
+    monkeypatch.setattr(FastModel, "fit", fit)
+    with pytest.raises(FitFailedError) as info:
+        upper_limit(counting(10.0, 50.0), 0.9)
+    assert re.fullmatch(r"fit at μ = [0-9.e+-]+ did not converge: stub", str(info.value))
