@@ -201,3 +201,26 @@ def test_a_limit_fit_that_does_not_converge_raises_naming_the_signal_strength(mo
     with pytest.raises(FitFailedError) as info:
         upper_limit(counting(10.0, 50.0), 0.9)
     assert re.fullmatch(r"fit at μ = [0-9.e+-]+ did not converge: stub", str(info.value))
+
+
+def test_an_excess_is_no_evidence_against_larger_signals_so_the_limit_lies_above_mu_hat():
+    """q̃_μ is one-sided: q̃_μ = 0 for μ ≤ μ̂ (arXiv:1007.1727 Eq. 16), so an excess never
+    excludes the signal strengths below its own best fit. s = 20 on b = 10 with n = 60
+    observed: μ̂ = 2.5, and the 75 % CL limit is where the closed-form CLs of q̃_μ (μ > μ̂)
+    reaches 25 %; at μ = 1 and 2, below μ̂, CLs = 0.5/Φ(√q_μ,A) ≈ 0.5, nowhere near 25 %."""
+    s, b, n, cl = 20.0, 10.0, 60.0, 0.75
+    mu_hat = (n - b) / s
+
+    def q_obs(mu: float) -> float:
+        lam = mu * s + b
+        return 2.0 * (lam - n * math.log(lam) - (n - n * math.log(n))) if mu > mu_hat else 0.0
+
+    def cls(mu: float) -> float:
+        return _cls_closed_form(q_obs(mu), _q_single_bin(mu, s, b, b))
+
+    for mu in (1.0, 2.0):
+        assert cls(mu) == pytest.approx(0.5, rel=1e-3, abs=0)
+    mu_up = brentq(lambda m: cls(m) - (1 - cl), mu_hat, 10.0, xtol=1e-12)
+    result = upper_limit(counting(s, b, data=n), cl)
+    assert result.mu_upper_observed > mu_hat
+    assert result.mu_upper_observed == pytest.approx(mu_up, rel=1e-4, abs=0)
