@@ -6,7 +6,8 @@
 * exposure: kg·days = kg·yr × 365.25, a non-positive or non-finite exposure is an error;
   with unit efficiency and bins covering every recoil, the counts are the recoils;
 * backgrounds: ``target_events`` is the count at the model's exposure (twice that at twice
-  the exposure), impossible without events in range;
+  the exposure), impossible without events in range; an efficiency acts on an energy × time
+  table per energy bin (COHERENT's steady-state table against the release by hand);
 * build: empty outer bins trimmed (interior kept) and said so; the notes name the exposure,
   threshold, beam window and control channels; a free normalisation per energy bin is dropped
   where the background is zero; a source without a pulse keeps every neutrino.
@@ -395,3 +396,37 @@ def test_a_physics_nuisance_template_is_the_model_rebuilt_at_its_sigma(cspbi3):
         expected = build_templates(rebuilt).channels[0].sample("cevns").counts
         np.testing.assert_allclose(side, expected, rtol=1e-12, atol=0)
     assert up.sum() > cevns.total > down.sum()  # a smaller proton weak charge: Q_W grows
+
+
+def test_an_efficiency_scales_an_energy_x_time_background_table_per_energy_bin_only(tmp_path):
+    """COHERENT's steady-state table (2-PE × 0.5 µs bins, counts at the model's exposure) kept
+    on its own time bins (time = "table") and with the efficiency applied: each count n of a
+    2-PE bin [a, a + 2) holds half the bin's counts and is accepted with ε(n + 0.5), the
+    release's logistic acceptance, so bin (i, j) = C_ij (ε(a + 0.5) + ε(a + 1.5)) / 2 in every
+    time bin j. The release's file read by hand, ε written out."""
+    from cevns_fit.detector import load_detector_model
+    from tests.conftest import MODELS, write_edited_model
+
+    path = write_edited_model(
+        tmp_path,
+        "coherent_csi_2017",
+        ('time = "flat"', 'time = "table"'),
+        ("apply_efficiency = false", "apply_efficiency = true"),
+        ('"../data/', f'"{(MODELS / "data").as_posix()}/'),
+    )
+    nominal, _ = background_templates(load_detector_model(path))["steady_state"]
+    # rows: 2-PE bins centred at 1, 3, …, 49; 24 time bins of 0.5 µs; analysis 6 ≤ PE < 30
+    # (table rows 3..14) and t < 6 µs (the first 12 time bins)
+    raw = np.loadtxt(
+        MODELS / "data" / "coherent_csi_2017" / "data_anticoincidence_beamOn.txt", delimiter=","
+    )
+    table = raw[:, 2].reshape(25, 24)[3:15, :12]
+
+    def eff(x):  # a / (1 + exp(−k (x − x0))) above 6 PE (the Heaviside step is 1 there)
+        return 0.6655 / (1.0 + np.exp(-0.4942 * (x - 10.8507)))
+
+    lower = 6.0 + 2.0 * np.arange(12)
+    expected = table * (0.5 * (eff(lower + 0.5) + eff(lower + 1.5)))[:, None]
+    assert nominal.shape == (12, 12)
+    assert table.sum() > 0 and np.all(table >= 0)
+    np.testing.assert_allclose(nominal, expected, rtol=1e-12, atol=0)

@@ -60,7 +60,7 @@ tests_for() {
     form_factors) echo test_form_factors test_cross_section test_normalisation ;;
     rates) echo test_rates test_normalisation ;;
     fastlik) echo test_fastlik test_fastlik_observed test_fastlik_mutants ;;
-    inference) echo test_inference test_fastlik_observed test_regression_values ;;
+    inference) echo test_inference test_inference_mutants test_fastlik_observed test_regression_values ;;
     quenching) echo test_quenching test_quenching_correlated test_response_checks test_normalisation test_model_features ;;
     resolution) echo test_resolution test_resolution_polya test_normalisation test_model_features ;;
     templates) echo test_templates_mutants test_templates test_coherent test_normalisation test_model_features test_model_format ;;
@@ -79,7 +79,7 @@ tests_for() {
 # Cholesky solve). inference: q0 from the Asimov and the observed data, toys (engine:
 # _z_from_q0.._single_bin_counting, _check_exposure), toy and exact p-values (significance:
 # _toy_pvalue, _exact_significance), exposure solving (exposure: all), CLs (limits: _BANDS
-# to upper_limit's root finder). Re-derive the ranges after editing these functions.
+# to the end of upper_limit's root finder, solve). Re-derive the ranges after editing these functions.
 lines_for() {
   local var="MUTATION_LINES_${1//\//_}"
   if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
@@ -91,7 +91,7 @@ lines_for() {
     inference/engine) echo "27:134" ;;
     inference/significance) echo "151:196" ;;
     inference/exposure) echo "26:190" ;;
-    inference/limits) echo "26:112" ;;
+    inference/limits) echo "26:122" ;;
     *) echo "" ;;
   esac
 }
