@@ -15,7 +15,6 @@ import contextlib
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from itertools import chain, islice
 
@@ -42,7 +41,7 @@ IN_FLIGHT_PER_WORKER = 2
 DASK_CONNECT_TIMEOUT_S = 5.0
 
 
-def _worker_init(parent_pid: int, setup: Callable[[], None] | None = None) -> None:
+def _worker_init(setup: Callable[[], None] | None = None) -> None:
     """In each worker process: leave Ctrl-C to the parent (which stops the pool), exit
     when the parent is gone (killed with -9, the pool's pipes would otherwise keep the
     workers alive for minutes), use one BLAS thread, and run ``setup`` (e.g. preload caches
@@ -58,15 +57,12 @@ def _worker_init(parent_pid: int, setup: Callable[[], None] | None = None) -> No
 
     import multiprocessing
 
-    # the process that made the pool: a fork server's workers are its children, not ours
+    # the process that made the pool (a fork server's workers are its children, not ours),
+    # through the sentinel every spawned or fork-server child has
     parent = multiprocessing.parent_process()
 
     def watch() -> None:
-        if parent is not None:
-            parent.join()  # returns when the parent is gone
-        else:
-            while os.getppid() == parent_pid:
-                time.sleep(0.5)
+        parent.join()  # returns when the parent is gone
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="cevns-fit-parent-watch").start()
@@ -151,7 +147,7 @@ def iter_local(
         max_workers=workers,
         mp_context=process_context(),
         initializer=_worker_init,
-        initargs=(os.getpid(), setup),
+        initargs=(setup,),
     )
     finished = False
     try:
