@@ -254,13 +254,24 @@ def test_nll_and_gradient_with_single_counts_in_bins_expecting_less_than_one():
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
 
 
-def test_fisher_diagonal_is_the_curvature_of_minus_ln_l_on_asimov_data():
-    # On Asimov data n = λ(θ) the Hessian of −ln L at θ is Σ_b (∂λ_b/∂θ)²/λ_b + 1/σ²: the
-    # expected Fisher information that preconditions L-BFGS-B. Central second differences.
-    fm = FastModel.from_workspace(build_workspace(templates_with_gaps(floor=0.2, stat=True)))
-    pars = fm.nominal_pars(mu=1.0)
-    main, aux = fm.expected_main(pars), np.where(fm.constrained, pars, np.nan)
-    aux = np.where(fm.constrained, aux, fm.aux_nominal)
+@pytest.mark.parametrize(
+    ("floor", "mu"),
+    [(0.2, 1.0), (0.2, 0.1), (0.0, 0.0)],
+    ids=["nominal", "bins-expecting-less-than-one", "background-free-bins-at-mu-0"],
+)
+def test_fisher_diagonal_is_the_curvature_of_minus_ln_l_on_asimov_data(floor, mu):
+    """On Asimov data n = λ(θ) the Hessian of −ln L at θ is Σ_b (∂λ_b/∂θ)²/λ_b + 1/σ²: the
+    expected Fisher information that preconditions L-BFGS-B. Central second differences.
+    Also where bins expect < 1 event (μ = 0.1 over a 0.2 floor: λ = 0.5 and 0.4) and where
+    background-free bins expect nothing at μ = 0: Asimov data are empty there and −ln L is
+    linear in λ, so those bins add no curvature although ∂λ/∂μ ≠ 0 (the Fisher information of
+    a λ = 0 bin is 0, not (∂λ)²)."""
+    fm = FastModel.from_workspace(build_workspace(templates_with_gaps(floor=floor, stat=True)))
+    pars = fm.nominal_pars(mu=mu)
+    main = fm.expected_main(pars)
+    if mu < 1.0:
+        assert main.min() == (0.0 if floor == 0.0 else pytest.approx(0.4, rel=1e-12, abs=0))
+    aux = np.where(fm.constrained, pars, fm.aux_nominal)
     fisher = fm.fisher_diagonal(pars)
     for i in np.flatnonzero(~fm.fixed):
         h = 1e-4
