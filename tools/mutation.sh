@@ -88,7 +88,7 @@ lines_for() {
     fastlik/kernel) echo "137:193" ;;
     fastlik/model) echo "151:208,210:219" ;;
     fastlik/fitting) echo "86:155" ;;
-    inference/engine) echo "27:134" ;;
+    inference/engine) echo "27:136" ;;
     inference/significance) echo "151:196" ;;
     inference/exposure) echo "26:190" ;;
     inference/limits) echo "26:122" ;;

@@ -106,7 +106,9 @@ def _sample_toys(
     """Pseudo-experiments at ``pars``: Poisson main counts and Gaussian auxiliary data.
 
     Auxiliary data of constrained, non-fixed parameters are drawn from N(θ, σ), as in pyhf's
-    ``model.make_pdf(pars).sample()``; fixed staterror γ keep their nominal auxiliary value.
+    ``model.make_pdf(pars).sample()``. Fixed parameters (e.g. fixed staterror γ) keep θ as
+    their auxiliary datum, where pyhf 0.7.6 draws it too: with θ fixed its constraint term is
+    a constant of every fit, so q0 is the same either way.
     """
     lam = fm.expected_main(pars)
     mains = rng.poisson(lam, size=(n_toys, lam.size)).astype(float)
