@@ -19,18 +19,24 @@ from cevns_fit.inference import expected_significance, exposure_needed
 from cevns_fit.templates import AnalysisTemplates, Channel, Sample
 
 
-def two_bins(s_free: float, s_other: float, b: float, data=None) -> AnalysisTemplates:
+def two_bins(
+    s_free: float, s_other: float, b: float, data=None, exposure_kg_yr: float = 1.0
+) -> AnalysisTemplates:
     """Bin 0: signal ``s_free``, no background; bin 1: signal ``s_other`` over ``b``."""
+    return binned([s_free, s_other], [0.0, b], data, exposure_kg_yr)
+
+
+def binned(signal, background, data=None, exposure_kg_yr: float = 1.0) -> AnalysisTemplates:
     channel = Channel(
         "on",
-        np.array([0.0, 1.0, 2.0]),
+        np.arange(len(signal) + 1, dtype=float),
         "n",
         (
-            Sample("cevns", np.array([s_free, s_other]), norm_factor="mu"),
-            Sample("bkg", np.array([0.0, b])),
+            Sample("cevns", np.array(signal, float), norm_factor="mu"),
+            Sample("bkg", np.array(background, float)),
         ),
     )
-    t = AnalysisTemplates((channel,), exposure_kg_yr=1.0)
+    t = AnalysisTemplates((channel,), exposure_kg_yr=exposure_kg_yr)
     return t if data is None else t.with_data({"on": list(data)})
 
 
@@ -55,8 +61,11 @@ def test_below_ln2_the_median_z_comes_from_the_other_bins_with_the_free_bin_empt
     assert result.method == "background-free"
     assert result.Z_expected == pytest.approx(z, rel=1e-6, abs=0)
     assert result.p0_expected == pytest.approx(norm.sf(z), rel=1e-6, abs=0)
-    assert result.notes[0].startswith("1 bin(s) with signal (0.05 events) have zero expected")
-    assert "ln 2 = 0.6931 events" in result.notes[0]
+    assert result.notes == (
+        "1 bin(s) with signal (0.05 events) have zero expected background: one event there "
+        "excludes μ = 0 (p0 = 0, Z = inf); the median experiment sees one once s ≥ ln 2 = "
+        "0.6931 events there",
+    )
 
 
 def test_observed_z_without_an_event_in_the_free_bin_is_the_two_bin_likelihood_ratio():
@@ -90,19 +99,37 @@ def test_no_background_anywhere_and_no_event_is_z_zero_not_a_failure():
 
 def test_exposure_where_the_other_bins_reach_5_sigma_before_the_free_bin_sees_an_event():
     # every count scales with the exposure, so q0(f) = f q0(1) on the median data and
-    # 5σ needs f = 25/q0(1); the free bin then holds f s_free ≪ ln 2 events
+    # 5σ needs f = 25/q0(1) times the templates' 2 kg·yr; the free bin then holds
+    # f s_free ≪ ln 2 events
     s_free, s, b = 1e-3, 10.0, 1.0
     q0 = hand_q0(s_free, s, b, s + b)
     factor = 25.0 / q0
     assert factor * s_free < math.log(2.0)
-    result = exposure_needed(two_bins(s_free, s, b), 5.0, rtol=1e-8)
-    assert result.exposure_kg_yr == pytest.approx(factor, rel=1e-6, abs=0)
-    assert "ln 2" in result.notes[0]
+    result = exposure_needed(two_bins(s_free, s, b, exposure_kg_yr=2.0), 5.0, rtol=1e-8)
+    assert result.exposure_kg_yr == pytest.approx(2.0 * factor, rel=1e-6, abs=0)
+    assert result.notes == (
+        "background-free bins: the median experiment sees ≥ 1 event there (p0 = 0) once their "
+        f"signal reaches ln 2 = 0.6931 events, at {2.0 * math.log(2.0) / s_free:.6g} kg·yr",
+    )
 
 
 def test_exposure_is_where_the_free_signal_reaches_ln2_when_the_other_bins_are_weaker():
-    # bin 1 alone stays far below 5σ until then: the answer is ln 2 / s_free exactly
+    # bin 1 alone stays far below 5σ until then (q0 ∝ exposure): the answer is ln 2 / s_free
+    # times the templates' exposure, exactly
     s_free, s, b = 0.1, 1.0, 1e4
     assert 6.93 * hand_q0(s_free, s, b, s + b) < 25.0
-    result = exposure_needed(two_bins(s_free, s, b), 5.0)
-    assert result.exposure_kg_yr == pytest.approx(math.log(2.0) / s_free, rel=1e-12, abs=0)
+    result = exposure_needed(two_bins(s_free, s, b, exposure_kg_yr=3.0), 5.0)
+    assert result.exposure_kg_yr == pytest.approx(3.0 * math.log(2.0) / s_free, rel=1e-12, abs=0)
+
+
+def test_a_bin_without_signal_or_background_is_not_background_free():
+    # an empty bin predicts nothing under either hypothesis: it changes nothing, and the
+    # other bin's Z and 5σ exposure are the plain counting ones
+    s, b = 5.0, 100.0
+    templates = binned([0.0, s], [0.0, b])
+    result = expected_significance(templates)
+    assert result.method == "asymptotic" and result.notes == ()
+    z = math.sqrt(2.0 * ((s + b) * math.log1p(s / b) - s))  # arXiv:1007.1727 Eq. 97
+    assert result.Z_expected == pytest.approx(z, rel=1e-6, abs=0)
+    needed = exposure_needed(templates, 5.0, rtol=1e-8)
+    assert needed.exposure_kg_yr == pytest.approx((5.0 / z) ** 2, rel=1e-6, abs=0)
