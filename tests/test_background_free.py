@@ -97,11 +97,12 @@ def test_no_background_anywhere_and_no_event_is_z_zero_not_a_failure():
     assert result.Z_expected == 0.0 and result.p0_expected == 1.0  # 0.5 events < ln 2
 
 
-def test_exposure_where_the_other_bins_reach_5_sigma_before_the_free_bin_sees_an_event():
+@pytest.mark.parametrize("s", [10.0, 200.0])  # 5σ at 0.76 and at 0.02 of the templates' exposure
+def test_exposure_where_the_other_bins_reach_5_sigma_before_the_free_bin_sees_an_event(s):
     # every count scales with the exposure, so q0(f) = f q0(1) on the median data and
     # 5σ needs f = 25/q0(1) times the templates' 2 kg·yr; the free bin then holds
     # f s_free ≪ ln 2 events
-    s_free, s, b = 1e-3, 10.0, 1.0
+    s_free, b = 1e-3, 1.0
     q0 = hand_q0(s_free, s, b, s + b)
     factor = 25.0 / q0
     assert factor * s_free < math.log(2.0)
