@@ -354,7 +354,14 @@ def _start_scan(model: Path, out: Path, *extra: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        # a shell's background job (CI scripts, `cmd &`) starts with SIGINT ignored, and Python
+        # keeps an inherited "ignore": give the scan the default an interactive user's has
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:

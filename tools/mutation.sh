@@ -56,6 +56,12 @@ done
 # (~3 s) plus these tests, so the lists stay short.
 tests_for() {
   case "$1" in
+    # package modules with lists of their own (the zero-background convention's tests live
+    # with the robustness ones; the deviance and impacts with the fast path's)
+    inference/background_free) echo test_background_free test_fastlik_observed test_robustness test_inference_mutants test_fastlik_mutants ;;
+    fastlik/deviance) echo test_fastlik test_fastlik_observed test_fastlik_mutants ;;
+    inference/impacts) echo test_impacts test_inference test_cli_options ;;
+    */*) tests_for "${1%%/*}" ;;
     cross_section) echo test_cross_section test_form_factors test_normalisation ;;
     form_factors) echo test_form_factors test_cross_section test_normalisation ;;
     rates) echo test_rates test_normalisation ;;
@@ -108,7 +114,7 @@ echo "mutation testing in $WORK" >&2
 for module in "${MODULES[@]}"; do
   files=()
   tag=${module//\//_}  # file-name form of fastlik/kernel
-  for t in $(tests_for "${module%%/*}"); do
+  for t in $(tests_for "$module"); do
     [ -f "tests/$t.py" ] && files+=("tests/$t.py")
   done
   # the tests marked slow (a 20x refined calculation, toys) are deselected for the modules
