@@ -1,16 +1,24 @@
 """The template layer against hand calculations (issue 16, mutation testing).
 
 * containers: scaling multiplies counts, variations and template errors; a projection sums
-  counts and variations and adds template errors in quadrature; control channels are not
+  counts and variations and adds template errors in quadrature (every channel with the axis,
+  whichever comes first); control channels are not
   background of the signal; unknown axes and samples are errors;
 * exposure: kg·days = kg·yr × 365.25, a non-positive or non-finite exposure is an error;
-  with unit efficiency and bins covering every recoil, the counts are the recoils;
+  with unit efficiency and bins covering every recoil, the counts are the recoils; a PSD axis
+  multiplies each energy bin by its nuclear-recoil P(psd); the beam-window fraction is
+  integrated once per pulse timing and class;
 * backgrounds: ``target_events`` is the count at the model's exposure (twice that at twice
-  the exposure), impossible without events in range; an efficiency acts on an energy × time
-  table per energy bin (COHERENT's steady-state table against the release by hand);
-* build: empty outer bins trimmed (interior kept) and said so; the notes name the exposure,
-  threshold, beam window and control channels; a free normalisation per energy bin is dropped
-  where the background is zero; a source without a pulse keeps every neutrino.
+  the exposure), impossible without events in range, possible for less than one event; an
+  efficiency acts on an energy × time table per energy bin (COHERENT's steady-state table
+  against the release by hand); a beam-timing variation only with a time axis whose t0 is
+  uncertain;
+* build: empty outer bins trimmed (interior kept, trailing ones from the edges too) and said
+  so; nothing expected keeps every bin and says so; a tiny exposure scales the counts only
+  (same trimming, every free normalisation kept); the notes name the exposure, threshold,
+  beam window and control channels with each constrained background; a free normalisation per
+  energy bin is dropped where the background is zero; a control channel of an energy × time ×
+  PSD model is energy × PSD summed over time; a source without a pulse keeps every neutrino.
 """
 
 from __future__ import annotations
@@ -58,6 +66,22 @@ def _two_axis_channel() -> Channel:
         BinAxis("time", np.array([0.0, 1.0, 2.0, 3.0]), "µs"),
     )
     return Channel("main", np.arange(7.0), "flat", (sample,), data=np.arange(6.0), axes=axes)
+
+
+@pytest.fixture(scope="module")
+def lar_like(tmp_path_factory):
+    """The LAr-like example model (examples/lar_like_3d.py): energy × time × F90."""
+    import importlib.util
+
+    from cevns_fit.detector import load_detector_model
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "lar_like_3d", root / "examples" / "lar_like_3d.py"
+    )
+    lar = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lar)
+    return lar, load_detector_model(lar.write_model(tmp_path_factory.mktemp("lar")))
 
 
 # ---- containers --------------------------------------------------------------------------
@@ -124,6 +148,10 @@ def test_projection_sums_counts_and_adds_template_errors_in_quadrature():
     no_data = replace(t, channels=(replace(ch, data=None),)).projected("time")
     assert no_data.channels[0].data is None
     assert no_data.channels[0].observable == "µs"
+    # a channel without the axis, kept as it is, does not end the projection of the next
+    first, second = replace(t, channels=(plain, ch)).projected("energy").channels
+    assert first is plain
+    np.testing.assert_array_equal(second.samples[0].counts, [6.0, 15.0])
 
 
 def test_rescaling_to_another_exposure_scales_expectations_not_data():
@@ -219,6 +247,42 @@ def test_a_steady_source_keeps_every_neutrino(cspbi3):
         np.testing.assert_array_equal(pulsed[name], np.full(len(cspbi3.bin_edges) - 1, fraction))
 
 
+def test_the_psd_axis_multiplies_each_energy_bin_by_its_nuclear_recoil_psd_distribution(lar_like):
+    """Energy × time × F90: each component's spread is its energy × time spread (the model
+    without the PSD axis) times P(F90 bin | energy bin) of nuclear recoils, the same in every
+    time bin."""
+    _, model = lar_like
+    edges = model.bin_edges
+    p = model.psd_axis.matrix(model.psd_axis.nuclear, edges)
+    assert p.shape == (len(edges) - 1, 4) and np.all(p > 0) and np.all(p.sum(axis=1) <= 1.0)
+    with_psd = axis_spreads(model, edges)
+    without = axis_spreads(replace(model, psd_axis=None), edges)
+    for name, spread in with_psd.items():
+        expected = without[name][:, :, None] * p[:, None, :]
+        np.testing.assert_allclose(spread, expected, rtol=1e-12, atol=0)
+
+
+def test_the_beam_window_fraction_is_integrated_once_per_timing_and_class(cspbi3, monkeypatch):
+    """The window fraction integrates the pulse shape: cached per (pulse timing, class), so
+    two calls for the SNS's three components (one prompt, two delayed) integrate twice."""
+    from cevns_fit.sources.timing import PulseTiming
+
+    calls = []
+    original = PulseTiming.window_fraction
+
+    def counting(self, timing):
+        calls.append(timing)
+        return original(self, timing)
+
+    monkeypatch.setattr(PulseTiming, "window_fraction", counting)
+    fresh = replace(cspbi3.source.timing, window_us=5.5)  # a timing no other test has cached
+    model = replace(cspbi3, source=replace(cspbi3.source, timing=fresh))
+    assert sorted(c.timing for c in model.source.components) == ["delayed", "delayed", "prompt"]
+    first = beam_window_fractions(model)
+    assert beam_window_fractions(model) == first
+    assert sorted(calls) == ["delayed", "prompt"]
+
+
 # ---- backgrounds ---------------------------------------------------------------------------
 
 
@@ -250,6 +314,35 @@ def test_a_background_without_efficiency_has_no_threshold_variation(cspbi3):
     expected = bkg.flat_rate * widths * cspbi3.exposure_kg_yr * 365.25
     duty = nominal / expected
     np.testing.assert_allclose(duty, duty[0], rtol=1e-12, atol=0)
+
+
+def test_target_events_rescales_a_background_of_less_than_one_event(cspbi3):
+    """A background of 10⁻⁶ of cspbi3's steady state (well under one event) with
+    ``target_events`` = 50 is rescaled to 50 events like any other."""
+    steady = cspbi3.backgrounds[0]
+    faint = replace(steady, flat_rate=1e-6 * steady.flat_rate)
+    assert 0 < background_templates(replace(cspbi3, backgrounds=(faint,)))[faint.name][0].sum() < 1
+    model = replace(cspbi3, backgrounds=(replace(faint, target_events=50.0),))
+    nominal, _ = background_templates(model)[faint.name]
+    assert nominal.sum() == pytest.approx(50.0, rel=1e-12, abs=0)
+
+
+def test_a_timing_variation_needs_a_time_axis_with_an_uncertain_t0(cspbi3, coherent):
+    """The beam-timing ±1σ moves beam-timed backgrounds only on a time axis whose t0 has an
+    uncertainty: none for COHERENT's prompt neutrons at t0_sigma_us = 0 nor for a prompt
+    background without a time axis; with t0_sigma_us = 0.1 the prompt neutrons move."""
+    assert coherent.time_axis.t0_sigma_us == 0.0
+    assert "timing" not in background_templates(coherent)["prompt_neutrons"][1]
+    prompt = replace(cspbi3.backgrounds[0], time_shape="prompt")
+    assert prompt.beam_timed and cspbi3.time_axis is None
+    assert (
+        "timing" not in background_templates(replace(cspbi3, backgrounds=(prompt,)))[prompt.name][1]
+    )
+    uncertain = replace(coherent, time_axis=replace(coherent.time_axis, t0_sigma_us=0.1))
+    nominal, variations = background_templates(uncertain)["prompt_neutrons"]
+    down, up = variations["timing"]
+    assert not np.allclose(down, nominal, rtol=1e-6, atol=0)
+    assert not np.allclose(up, nominal, rtol=1e-6, atol=0)
 
 
 # ---- build ---------------------------------------------------------------------------------
@@ -430,3 +523,93 @@ def test_an_efficiency_scales_an_energy_x_time_background_table_per_energy_bin_o
     assert nominal.shape == (12, 12)
     assert table.sum() > 0 and np.all(table >= 0)
     np.testing.assert_allclose(nominal, expected, rtol=1e-12, atol=0)
+
+
+def test_nothing_expected_keeps_every_bin_and_says_so(cspbi3):
+    """A threshold above every recoil and no background: every analysis bin is kept, all
+    zero, and the last note says nothing is expected."""
+    model = replace(cspbi3, efficiency=StepEfficiency(1000.0), backgrounds=())
+    t = build_templates(model)
+    assert t.notes[-1] == "no events expected in the analysis range (threshold above every recoil?)"
+    main = t.channels[0]
+    np.testing.assert_array_equal(main.bin_edges, cspbi3.bin_edges)
+    np.testing.assert_array_equal(main.sample("cevns").counts, np.zeros(len(cspbi3.bin_edges) - 1))
+
+
+def test_a_tiny_exposure_scales_the_counts_not_the_analysis(cspbi3, coherent):
+    """Well under one event per bin is still an expectation: at 10⁻⁶ of the exposure the
+    counts are 10⁻⁶ of the model's, the same outer bins are trimmed (no "nothing expected"
+    note), and every energy bin keeps its free background normalisation."""
+    small = 1e-6 * cspbi3.exposure_kg_yr
+    t = build_templates(cspbi3, exposure_kg_yr=small)
+    full = build_templates(cspbi3)
+    assert 0 < t.signal_total < 1
+    assert t.signal_total == pytest.approx(1e-6 * full.signal_total, rel=1e-12, abs=0)
+    assert t.notes[-1] == "dropped empty bins outside 4–20 keVee"
+    assert not any("no events expected" in n for n in t.notes)
+
+    c = build_templates(coherent, exposure_kg_yr=1e-6 * coherent.exposure_kg_yr)
+    on, off = c.channels
+    for i in range(12):
+        s = on.sample(f"steady_state_bin{i:02d}")
+        assert 0 < s.total < 1
+        assert off.sample(s.name).norm_factor == s.name
+    assert not any("free normalisation is dropped" in n for n in c.notes)
+
+
+def test_trailing_empty_bins_are_dropped_from_the_edges(cspbi3):
+    """No smearing, Q = 0.3 (a recoil ≤ 47 keVnr gives ≤ 14.2 keVee), no background, bins of
+    4 keVee up to 24: the bins above 16 keVee are empty and dropped, edges and counts alike."""
+    model = replace(
+        cspbi3,
+        resolution=NoResolution(),
+        backgrounds=(),
+        bin_edges=np.arange(4.0, 24.01, 4.0),
+    )
+    t = build_templates(model)
+    main = t.channels[0]
+    np.testing.assert_array_equal(main.bin_edges, [4.0, 8.0, 12.0, 16.0])
+    assert main.sample("cevns").counts.shape == (3,)
+    assert np.all(main.sample("cevns").counts > 0)
+    assert t.notes[-1] == "dropped empty bins outside 4–16 keVee"
+
+
+def test_a_control_channel_of_an_energy_x_psd_x_time_model_keeps_energy_and_psd(lar_like):
+    """The LAr-like example (6 energy × 7 time × 4 F90 bins) with its ³⁹Ar background measured
+    in a sideband of twice the exposure: the control channel is energy × F90 flattened
+    energy-major (24 bins), holding 2 × the background summed over arrival time."""
+    lar, model = lar_like
+    backgrounds = tuple(
+        replace(b, constrained_by="sideband", control_ratio=2.0) if b.name == "ar39" else b
+        for b in model.backgrounds
+    )
+    main, side = build_templates(replace(model, backgrounds=backgrounds)).channels
+    n_e, n_t, n_p = (
+        len(lar.ENERGY_EDGES_keVee) - 1,
+        len(lar.TIME_EDGES_us) - 1,
+        len(lar.F90_EDGES) - 1,
+    )
+    assert [a.name for a in main.axes] == ["energy", "time", "psd"]
+    assert [a.name for a in side.axes] == ["energy", "psd"]
+    np.testing.assert_array_equal(side.axes[1].edges, lar.F90_EDGES)
+    np.testing.assert_array_equal(side.bin_edges, np.arange(n_e * n_p + 1.0))
+    assert side.observable == "keVee x F90 (flattened)"
+    on = main.sample("ar39").counts.reshape(n_e, n_t, n_p)
+    np.testing.assert_allclose(
+        side.sample("ar39").counts, 2.0 * on.sum(axis=1).ravel(), rtol=1e-12, atol=0
+    )
+
+
+def test_the_control_note_names_each_constrained_background(cspbi3):
+    """Two backgrounds in one sideband, one of them free per energy bin and named with
+    "_bin" in it: the note lists both by their own names, sorted, comma-separated."""
+    steady = cspbi3.backgrounds[0]
+    backgrounds = (
+        replace(steady, constrained_by="sideband"),
+        replace(steady, name="neutron_bin", constrained_by="sideband", free_per_energy_bin=True),
+    )
+    t = build_templates(replace(cspbi3, backgrounds=backgrounds))
+    assert t.notes[-1] == (
+        "control channel 'sideband' constrains neutron_bin, steady_state "
+        "(free normalisation per energy bin)"
+    )
