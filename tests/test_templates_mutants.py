@@ -262,6 +262,20 @@ def test_the_psd_axis_multiplies_each_energy_bin_by_its_nuclear_recoil_psd_distr
         np.testing.assert_allclose(spread, expected, rtol=1e-12, atol=0)
 
 
+def test_an_energy_x_psd_model_without_a_time_axis_keeps_the_beam_window_fraction(lar_like):
+    """Without a time axis the analysis window still selects the neutrinos (as the duty
+    factor still cuts the steady-state background): each component's energy × F90 spread is
+    its beam-window fraction times P(F90 bin | energy bin) of nuclear recoils."""
+    _, model = lar_like
+    model = replace(model, time_axis=None)
+    edges = model.bin_edges
+    p = model.psd_axis.matrix(model.psd_axis.nuclear, edges)
+    fractions = beam_window_fractions(model)
+    assert min(fractions.values()) < 1.0  # a pulsed source: the window matters
+    for name, spread in axis_spreads(model, edges).items():
+        np.testing.assert_allclose(spread, fractions[name] * p, rtol=1e-12, atol=0)
+
+
 def test_the_beam_window_fraction_is_integrated_once_per_timing_and_class(cspbi3, monkeypatch):
     """The window fraction integrates the pulse shape: cached per (pulse timing, class), so
     two calls for the SNS's three components (one prompt, two delayed) integrate twice."""
@@ -613,3 +627,13 @@ def test_the_control_note_names_each_constrained_background(cspbi3):
         "control channel 'sideband' constrains neutron_bin, steady_state "
         "(free normalisation per energy bin)"
     )
+
+
+def test_a_background_named_with_bin_in_it_is_not_taken_for_a_per_bin_one(cspbi3):
+    """Only "<name>_bin<NN>" samples are a background's per-energy-bin normalisations: a
+    background called "tail_binned" with one free normalisation keeps its name in the note."""
+    steady = cspbi3.backgrounds[0]
+    t = build_templates(
+        replace(cspbi3, backgrounds=(replace(steady, name="tail_binned", constrained_by="side"),))
+    )
+    assert t.notes[-1] == "control channel 'side' constrains tail_binned (free normalisation)"

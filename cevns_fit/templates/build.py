@@ -10,6 +10,7 @@ and adds the control channels of constrained backgrounds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -27,6 +28,7 @@ from cevns_fit.templates.signal import (
 )
 
 _AXIS_LABELS = {"time": "arrival time (µs)"}
+_PER_BIN_NAME = re.compile(r"(.+)_bin\d+")
 
 
 def _trim_slice(total: np.ndarray) -> slice:
@@ -240,10 +242,14 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
                 axes=tuple(control_axes) if c_multi else (),
             )
         )
+        # per-bin samples are "<background>_bin<NN>" (above); other names are taken whole
+        per_bin = [_PER_BIN_NAME.fullmatch(s.name) for s in ctrl_samples]
         notes.append(
             f"control channel {name!r} constrains "
-            + ", ".join(sorted({s.name.rsplit("_bin", 1)[0] for s in ctrl_samples}))
+            + ", ".join(
+                sorted({m[1] if m else s.name for m, s in zip(per_bin, ctrl_samples, strict=True)})
+            )
             + " (free normalisation"
-            + (" per energy bin)" if any("_bin" in s.name for s in ctrl_samples) else ")")
+            + (" per energy bin)" if any(per_bin) else ")")
         )
     return AnalysisTemplates(channels=tuple(channels), exposure_kg_yr=exposure, notes=tuple(notes))

@@ -125,8 +125,9 @@ def axis_spreads(
 ) -> dict[str, np.ndarray]:
     """Per flux component, the array that spreads its energy template over the other axes:
     shape (n_energy, [n_time], [n_psd]) — the arrival-time probabilities in each time bin and
-    the nuclear-recoil P(psd | energy bin). Without time and psd axes it is the beam-window
-    fraction, constant in energy."""
+    the nuclear-recoil P(psd | energy bin). Without a time axis the beam-window fraction
+    (constant in energy) takes the time probabilities' place: the window still selects the
+    neutrinos, with or without a PSD axis."""
     kept = beam_window_fractions(model)
     n_e = len(edges) - 1
     psd = None
@@ -139,7 +140,7 @@ def axis_spreads(
             axis = model.time_axis.shifted(time_shift_us)
             t = axis.probabilities(c.timing, model.source.timing)
             spread = spread[:, None] * t[None, :]
-        elif model.psd_axis is None:
+        else:
             spread = spread * kept[c.name]
         if psd is not None:
             spread = spread[..., None] * (psd[:, None, :] if spread.ndim == 2 else psd)
