@@ -262,3 +262,242 @@ def test_a_failed_cholesky_step_falls_back_on_lbfgsb_and_still_finds_the_minimum
     fit = fm.fit(np.array([47.0]))
     assert fit.success and fit.message != "Newton converged"
     assert fit.pars[fm.poi_index] == pytest.approx(2.2, rel=1e-4, abs=0)
+
+
+def test_a_fit_started_at_the_exact_minimum_returns_it_without_a_step():
+    """n = 45 = 2 s + b: at μ = 2 the gradient s(1 − n/λ) is exactly zero, so the predicted
+    decrease of the Newton step is zero: Newton has converged at its start (one evaluation,
+    the start returned unchanged, −ln L = 0 in the deviance convention), no fallback."""
+    fm = counting_model([S], [B])
+    fit = fm.fit(np.array([45.0]), init=np.array([2.0]))
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.n_evaluations == 1
+    assert fit.pars[fm.poi_index] == 2.0
+    assert fit.nll == 0.0
+
+
+def _kernel_calls(fm: FastModel) -> list[tuple[str, float]]:
+    """Record every kernel call of ``fm`` as ("lam" or "jac", μ)."""
+    calls: list[tuple[str, float]] = []
+    lam, lam_jac = fm._lam, fm._lam_jac
+
+    def recorded_lam(pars):
+        calls.append(("lam", float(pars[0])))
+        return lam(pars)
+
+    def recorded_lam_jac(pars, curvature=False):
+        calls.append(("jac", float(pars[0])))
+        return lam_jac(pars, curvature)
+
+    fm._lam, fm._lam_jac = recorded_lam, recorded_lam_jac
+    return calls
+
+
+def _hand_projected_newton(s, b, n, mu, lo, hi, const=0.0):
+    """The documented algorithm on one Poisson bin λ = sμ + b (λ linear: Gauss-Newton is exact
+    Newton, H = n s²/λ²), written out by hand: predicted decrease d = g²/H; converged at once
+    when d < max(1e-13 |nll|, 1e-12); the last step (d < 1e-9 + 1e-13 |nll|) is taken without
+    a new Jacobian; steps projected on [lo, hi] and halved until Armijo's
+    nll_new ≤ nll − 1e-4 t d (+ 1e-12 |nll| rounding slack). −ln L = ∞ where λ ≤ 0; ``const``
+    is the −ln L of further bins that μ does not change. Returns the kernel calls ("jac" where
+    the fit needs the Jacobian), the final μ and the number of −ln L evaluations (the start
+    and every trial)."""
+
+    def nll_of(m):
+        lam = s * m + b
+        return const + lam - n - n * math.log(lam / n) if lam > 0 else math.inf
+
+    calls = [("jac", mu)]
+    nll = nll_of(mu)
+    n_eval = 1
+    while True:
+        lam = s * mu + b
+        g = s * (1.0 - n / lam)
+        if (mu <= lo and g > 0) or (mu >= hi and g < 0):
+            return calls, mu, n_eval
+        h = n * s * s / lam**2 + 1e-12
+        step = -g / h
+        d = g * g / h
+        scale = max(1.0, abs(nll))
+        if d < 1e-13 * scale or d < 1e-12:
+            return calls, mu, n_eval
+        last = d < 1e-9 + 1e-13 * scale
+        t = 1.0
+        for k in range(40):
+            trial = min(max(mu + t * step, lo), hi)
+            calls.append(("jac" if k == 0 and not last else "lam", trial))
+            new = nll_of(trial)
+            n_eval += 1
+            if new <= nll - 1e-4 * t * d + 1e-12 * abs(nll):
+                break
+            t *= 0.5
+        else:
+            raise AssertionError("the hand calculation expects the line search to succeed")
+        if last:
+            return calls, trial, n_eval
+        if k > 0:
+            calls.append(("jac", trial))
+        mu, nll = trial, new
+
+
+@pytest.mark.parametrize(
+    ("n", "init", "lo", "far"),
+    [
+        (47.0, 0.0, 0.0, False),  # full Newton steps from μ = 0 to μ̂ = 2.2
+        (10.0, 5.0, -5.0, False),  # μ̂ = −1.5; the full step lands at λ < 0: halved 3 times
+        (10.0, 5.0, -2.4999, False),  # the projected full step is uphill (λ = 0.001): halved
+        (10.0, 5.0, -2.49584, False),  # projected step uphill by 0.02 < 1e-4 d = 0.042: halved
+        (1.0, 5.0, -100.0, False),  # μ̂ = −2.4: λ > 0 needs t = 2⁻⁷ (decrease 43 > 1e-4 t d)
+        (1e4, 0.0, 0.0, False),  # μ̂ = 997.5 from μ = 0: λ about doubles each step
+        (47.0, 0.0, 0.0, True),  # −ln L ≈ 3.6e5 from a second bin (b = 1e3, n = 1e5) μ
+        (1e4, 0.0, 0.0, True),  # does not change: the relative tolerances 1e-13 |nll|
+        (47.0, 0.0, 0.0, 1e7),  # −ln L ≈ 3.6e7 (b = 1e5, n = 1e7): Armijo's rounding slack
+        (1e4, 0.0, 0.0, 1e7),  # 1e-12 |nll| matters for the last steps
+    ],
+)
+def test_newton_steps_and_line_search_follow_the_documented_algorithm(n, init, lo, far):
+    """The points where a counting fit evaluates λ, and which of them also get the Jacobian,
+    are those of the documented projected Newton iteration with Armijo backtracking (hand
+    calculation above): sufficient decrease, halving, −ln L = ∞ outside λ > 0 (a negative μ
+    bound, as pyhf allows), no new Jacobian for the last step nor for rejected trials."""
+    if far:
+        n_far = 1e5 if far is True else far
+        fm, data = counting_model([S, 0.0], [B, n_far / 100.0]), np.array([n, n_far])
+        const = poisson_nll([n_far / 100.0], [n_far])
+    else:
+        fm, data, const = counting_model([S], [B]), np.array([n]), 0.0
+    bounds = np.array([[lo, 1e3]])
+    calls = _kernel_calls(fm)
+    fit = fm.fit(data, init=np.array([init]), bounds=bounds)
+    expected, mu_end, n_eval = _hand_projected_newton(S, B, n, init, lo, 1e3, const)
+    assert fit.success and fit.message == "Newton converged"
+    # the Poisson MLE, to the precision of a predicted decrease below 1e-13 |nll| when far
+    assert fit.pars[0] == pytest.approx((n - B) / S, rel=1e-4 if far else 1e-6, abs=0)
+    assert fit.pars[0] == pytest.approx(mu_end, rel=1e-12, abs=1e-12)
+    assert [kind for kind, _ in calls] == [kind for kind, _ in expected]
+    np.testing.assert_allclose(
+        [m for _, m in calls], [m for _, m in expected], rtol=1e-12, atol=1e-12
+    )
+    assert fit.n_evaluations == n_eval
+
+
+def test_a_newton_fit_cut_off_by_its_iteration_cap_is_not_converged(monkeypatch):
+    """Newton stopped by its iteration cap (here one iteration, far from the minimum) has not
+    converged: the fit must say so and let L-BFGS-B finish, which reaches μ̂ = (n − b)/s."""
+    import functools
+
+    fm = counting_model([S], [B])
+    newton = FastModel._newton
+    monkeypatch.setattr(FastModel, "_newton", functools.partialmethod(newton, max_iter=1))
+    fit = fm.fit(np.array([200.0]), init=np.array([0.0]), bounds=np.array([[0.0, 100.0]]))
+    assert fit.success and fit.message != "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(17.5, rel=1e-5, abs=0)
+
+
+def test_a_line_search_without_an_acceptable_point_keeps_the_current_point():
+    """Should no trial point of the last step be acceptable (here: λ cannot be evaluated
+    anywhere but at the start, the kernel returns NaN), the fit keeps its start, whose
+    predicted decrease (1e-10, below 1e-8) already makes it the minimum to Newton's precision:
+    converged, with the start's −ln L, never a point whose −ln L is unknown."""
+    fm = counting_model([S], [B])
+    n = 47.0
+    curvature = n * S * S / n**2  # n s²/λ² at μ̂ = 2.2, where λ = n
+    mu0 = 2.2 + math.sqrt(1e-10 / curvature)  # predicted decrease H δ² = 1e-10
+    fm._lam = lambda pars: np.full(1, np.nan)
+    fit = fm.fit(np.array([n]), init=np.array([mu0]))
+    assert fit.success and fit.message == "Newton converged"
+    assert fit.pars[fm.poi_index] == mu0
+    # −ln L ≈ H δ²/2 = 5e-11 (the direct form λ − n − n ln(λ/n) cancels to ~1e-14)
+    assert fit.nll == pytest.approx(poisson_nll([S * mu0 + B], [n]), rel=0, abs=1e-13)
+    assert fit.n_evaluations == 41  # the start and 40 halvings
+
+
+def test_a_solve_that_returns_an_ascent_direction_is_not_trusted(monkeypatch):
+    """A step with a negative predicted decrease −gᵀΔ (an ascent direction, which an exact
+    solve of a positive-definite system never gives) must not end the fit as converged at its
+    start: L-BFGS-B takes over and reaches μ̂ = (n − b)/s."""
+    from cevns_fit.fastlik import fitting
+
+    solve = fitting._dposv
+
+    def ascent_dposv(a, b):
+        c, x, info = solve(a, b)
+        return c, -x, info
+
+    monkeypatch.setattr(fitting, "_dposv", ascent_dposv)
+    fm = counting_model([S], [B])
+    fit = fm.fit(np.array([47.0]))
+    assert fit.success and fit.message != "Newton converged"
+    assert fit.pars[fm.poi_index] == pytest.approx(2.2, rel=1e-4, abs=0)
+
+
+def _polished_minimum(fm: FastModel, main, aux, start, fix_poi=None) -> float:
+    """−ln L minimised by scipy's L-BFGS-B at tight tolerances from ``start`` (the reference
+    for a fit's precision: an independent minimiser that can only go further down)."""
+    from scipy.optimize import minimize
+
+    free = ~fm.fixed.copy()
+    x0 = np.array(start, float)
+    if fix_poi is not None:
+        free[fm.poi_index] = False
+        x0[fm.poi_index] = fix_poi
+
+    def fun(y):
+        pars = x0.copy()
+        pars[free] = y
+        value, grad = fm.nll_and_grad(pars, main, aux)
+        return value, grad[free]
+
+    best = minimize(
+        fun,
+        x0[free],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=fm.bounds[free],
+        options={"ftol": 1e-16, "gtol": 1e-13, "maxiter": 10000},
+    )
+    return min(float(best.fun), fun(x0[free])[0])
+
+
+@pytest.mark.parametrize(
+    ("seed", "stat", "scale", "q0_range"),
+    [
+        (12, False, 1e-5, (1e-4, 1e-3)),  # weak signal: 1e-7 (nll − ref) ≈ 1e-11 < 1e-9
+        (21, True, 1.0, (20.0, 50.0)),  # 1e-7 (nll − ref) ≈ 1.7e-6 > 1e-9: relative rule
+    ],
+)
+def test_relative_stopping_keeps_the_asimov_q0_to_1e_8(seed, stat, scale, q0_range):
+    """The μ = 0 fit with the free fit's −ln L as reference (0 on Asimov data) stops once
+    the predicted decrease is below max(1e-9, 1e-7 × (nll − reference)), and q0 keeps the
+    promised precision < 1e-8 of q0, both for a tiny q0 (2.4e-4 at 1e-5 of the exposure: a
+    tolerance growing as q0 shrinks would not) and for q0 ≈ 33, where the relative rule
+    decides (a looser factor would not). Reference: the minimum polished by L-BFGS-B."""
+    fm = FastModel.from_workspace(build_workspace(random_templates(seed, stat=stat)))
+    fm = fm.scaled(scale)
+    main, aux = fm.asimov(mu=1.0)
+    fit = fm.fit(main, aux, fix={fm.poi_index: 0.0}, reference_nll=0.0)
+    assert fit.success and fit.message == "Newton converged"
+    q0_true = 2.0 * _polished_minimum(fm, main, aux, fit.pars, fix_poi=0.0)
+    assert q0_range[0] < q0_true < q0_range[1]
+    assert 2.0 * fit.nll == pytest.approx(q0_true, rel=1e-8, abs=0)
+
+
+def test_relative_stopping_on_observed_data_keeps_q_to_1e_8():
+    """Forty bins of Poisson data at a tenth of the exposure: −ln L of the free fit ≈ 24 (the
+    deviance of 40 fluctuating bins), q0 ≈ 1.1. The μ = 0 fit given the free fit's −ln L as
+    reference stops at 1e-7 × (nll − reference), relative to q0 not to −ln L itself, and
+    keeps q0 to < 1e-8 of q0 (the independent reference: both minima polished by L-BFGS-B)."""
+    fm = FastModel.from_workspace(build_workspace(random_templates(12, n_bins=40, stat=False)))
+    fm = fm.scaled(0.1)
+    rng = np.random.default_rng(12)
+    data = rng.poisson(fm.expected_main(fm.nominal_pars(mu=0.5))).astype(float)
+    free = fm.fit(data, fm.aux_nominal)
+    assert free.success and free.nll > 20.0
+    fit0 = fm.fit(
+        data, fm.aux_nominal, fix={fm.poi_index: 0.0}, init=free.pars, reference_nll=free.nll
+    )
+    assert fit0.success and fit0.message == "Newton converged"
+    nll_free = _polished_minimum(fm, data, fm.aux_nominal, free.pars)
+    q0_true = 2.0 * (_polished_minimum(fm, data, fm.aux_nominal, fit0.pars, 0.0) - nll_free)
+    assert 0.5 < q0_true < 2.0
+    assert 2.0 * (fit0.nll - nll_free) == pytest.approx(q0_true, rel=1e-8, abs=0)

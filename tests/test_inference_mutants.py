@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.stats import chi2, norm
 
 from cevns_fit.errors import InputError
 from cevns_fit.inference import expected_significance, upper_limit
@@ -225,3 +225,83 @@ def test_an_excess_is_no_evidence_against_larger_signals_so_the_limit_lies_above
     result = upper_limit(counting(s, b, data=n), cl)
     assert result.mu_upper_observed > mu_hat
     assert result.mu_upper_observed == pytest.approx(mu_up, rel=1e-4, abs=0)
+
+
+@pytest.mark.parametrize("data", [None, 10.0])
+def test_a_signal_too_small_to_constrain_has_no_limit_below_the_search_range_and_says_so(data):
+    """s = 1e-9 events on b = 10: even at μ = 2²⁷ ≈ 1.3e8 (the first doubling beyond the
+    search range 1e8) the signal is 0.13 events and √q_μ,A = √(2(μs − b ln(1 + μs/b))) ≈ 0.03
+    stays below every band's target (the smallest, at −2σ, is −2 − Φ⁻¹(0.1 Φ(−2)) ≈ 0.84):
+    no band has a limit, nor the observed n = b, and the notes say why."""
+    s, b = 1e-9, 10.0
+    mu_top = 2.0**27
+    q_a = 2.0 * (mu_top * s - b * math.log1p(mu_top * s / b))
+    assert math.sqrt(q_a) < -2.0 - norm.ppf(0.1 * norm.cdf(-2.0))
+    result = upper_limit(counting(s, b, data=data), 0.9)
+    assert result.mu_upper_expected is None and result.signal_events_upper_expected is None
+    assert result.mu_upper_expected_band == {str(k): None for k in (-2, -1, 0, 1, 2)}
+    assert result.mu_upper_observed is None and result.signal_events_upper_observed is None
+    notes = (
+        "expected limits from background-only Asimov data at nominal nuisances",
+        "signal too small (1e-09 events): no limit below mu = 1e+08 for some bands (null)",
+    )
+    if data is not None:
+        notes += ("no observed limit below mu = 1e+08",)
+    assert result.notes == notes
+
+
+@pytest.mark.parametrize("n", [0.0, 1.0, 3.0, 12.0, 400.0])
+def test_an_observed_background_free_limit_is_the_classical_poisson_upper_limit(n):
+    """Without background CLs = P(N ≤ n | μ s): the observed limit on the signal events is
+    the classical Poisson upper limit, χ²_{2(n+1)}(cl)/2 (Garwood 1936; 2.30, 3.89, 6.68
+    events for n = 0, 1, 3 at 90 % CL), whatever the expected limit and its bands (always
+    the n = 0 limit −ln(1 − cl) events: background-only data are empty); the notes say so."""
+    s, cl = 4.0, 0.9
+    result = upper_limit(counting(s, 0.0, data=n), cl)
+    events = chi2.ppf(cl, 2.0 * (n + 1.0)) / 2.0
+    assert result.signal_events_upper_observed == pytest.approx(events, rel=1e-9, abs=0)
+    assert result.mu_upper_observed == pytest.approx(events / s, rel=1e-9, abs=0)
+    assert result.signal_events_upper_expected == pytest.approx(-math.log(0.1), rel=1e-12, abs=0)
+    for k in ("-2", "-1", "0", "1", "2"):
+        band = result.mu_upper_expected_band[k]
+        assert band == pytest.approx(-math.log(0.1) / s, rel=1e-12, abs=0)
+    assert result.notes == (
+        "no background: exact Poisson CLs on the total count (asymptotic formulae do not "
+        "hold at zero counts); every expected band equals the median (background-only data "
+        "are always empty)",
+        "signal uncertainties are not included in the background-free limit",
+    )
+
+
+def test_an_observed_limit_that_is_found_adds_no_note():
+    """n = 55 on b = 50 (s = 10): the observed limit lies inside the search range, so the only
+    note is where the expected limits come from."""
+    result = upper_limit(counting(10.0, 50.0, data=55.0), 0.9)
+    assert result.mu_upper_observed is not None and 0.0 < result.mu_upper_observed < 10.0
+    assert result.notes == (
+        "expected limits from background-only Asimov data at nominal nuisances",
+    )
+
+
+@pytest.mark.parametrize("failing", ["free", "mu = 0"])
+def test_an_observed_limit_whose_data_fits_do_not_converge_raises(monkeypatch, failing):
+    """The observed q̃_μ needs the free fit and the μ = 0 fit (for q_μ,A's nuisances) to the
+    data; either one failing is an error, never a limit from an unconverged fit."""
+    from cevns_fit.errors import FitFailedError
+    from cevns_fit.fastlik import FastFitResult, FastModel
+
+    original = FastModel.fit
+    data = np.array([55.0])
+
+    def fit(self, main, aux=None, **kwargs):
+        on_data = np.array_equal(main, data)
+        is_free = on_data and not kwargs.get("fix")
+        is_mu0 = on_data and kwargs.get("fix") and kwargs.get("bounds") is None
+        if (failing == "free" and is_free) or (failing == "mu = 0" and is_mu0):
+            return FastFitResult(self.init.copy(), math.inf, False, 1, "stub")
+        return original(self, main, aux, **kwargs)
+
+    monkeypatch.setattr(FastModel, "fit", fit)
+    with pytest.raises(FitFailedError) as info:
+        upper_limit(counting(10.0, 50.0, data=55.0), 0.9)
+    assert str(info.value) == "fits to the observed data did not converge"

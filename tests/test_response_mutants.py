@@ -377,6 +377,11 @@ def test_variation_settings_move_the_threshold_by_its_asymmetric_sigmas(cspbi3):
     assert (q_down["quenching"], q_up["quenching"]) == expected
     one_sided = response.variation_settings(replace(model, threshold_sigma=(0.0, 0.5)))
     assert "threshold" in one_sided
+    # a threshold known only to lie lower (down 0.5 < 1 observable unit, up 0) is varied too
+    down_only = response.variation_settings(replace(model, threshold_sigma=(0.5, 0.0)))
+    down, up = down_only["threshold"]
+    assert down["efficiency"].threshold == pytest.approx(thr - 0.5, rel=1e-12, abs=0)
+    assert up["efficiency"].threshold == pytest.approx(thr, rel=1e-12, abs=0)
     none = response.variation_settings(
         replace(model, threshold_sigma=(0.0, 0.0), resolution=GaussianResolution(0.4))
     )

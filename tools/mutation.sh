@@ -96,7 +96,7 @@ lines_for() {
     fastlik/fitting) echo "86:155" ;;
     inference/engine) echo "27:136" ;;
     inference/significance) echo "151:196" ;;
-    inference/exposure) echo "26:190" ;;
+    inference/exposure) echo "26:206" ;;
     inference/limits) echo "26:122" ;;
     *) echo "" ;;
   esac
