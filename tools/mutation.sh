@@ -85,7 +85,7 @@ tests_for() {
 # Cholesky solve). inference: q0 from the Asimov and the observed data, toys (engine:
 # _z_from_q0.._single_bin_counting, _check_exposure), toy and exact p-values (significance:
 # _toy_pvalue, _exact_significance), exposure solving (exposure: all), CLs (limits: _BANDS
-# to the end of upper_limit's root finder, solve). Re-derive the ranges after editing these functions.
+# to the end of the module: the root finder, the background-free limit). Re-derive the ranges after editing these functions.
 lines_for() {
   local var="MUTATION_LINES_${1//\//_}"
   if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
@@ -97,7 +97,7 @@ lines_for() {
     inference/engine) echo "27:136" ;;
     inference/significance) echo "151:196" ;;
     inference/exposure) echo "26:206" ;;
-    inference/limits) echo "26:122" ;;
+    inference/limits) echo "26:206" ;;
     *) echo "" ;;
   esac
 }
