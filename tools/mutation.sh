@@ -60,6 +60,7 @@ tests_for() {
     # with the robustness ones; the deviance and impacts with the fast path's)
     inference/background_free) echo test_background_free test_fastlik_observed test_robustness test_inference_mutants test_fastlik_mutants ;;
     fastlik/deviance) echo test_fastlik test_fastlik_observed test_fastlik_mutants ;;
+    fastlik/workspace) echo test_fastlik_workspace test_fastlik test_fastlik_observed test_fastlik_mutants ;;
     inference/impacts) echo test_impacts test_inference test_cli_options ;;
     */*) tests_for "${1%%/*}" ;;
     cross_section) echo test_cross_section test_form_factors test_normalisation ;;

@@ -1,0 +1,122 @@
+"""The fast path's workspace compiler (cevns_fit.fastlik.workspace): what it accepts is read
+as pyhf 0.7.6 reads it, and what it cannot compile is refused with an error naming it."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from cevns_fit.errors import InputError
+from cevns_fit.fastlik import FastModel
+from cevns_fit.likelihood import pyhf_backend
+
+
+def spec(signal_mods=None, background_mods=None, measurements=None) -> dict:
+    """One channel, three bins (the middle one empty), signal × μ over a background."""
+    mu = {"name": "mu", "type": "normfactor", "data": None}
+    return {
+        "channels": [
+            {
+                "name": "c",
+                "samples": [
+                    {"name": "s", "data": [5.0, 0.0, 3.0], "modifiers": [mu, *(signal_mods or [])]},
+                    {"name": "b", "data": [10.0, 0.0, 2.0], "modifiers": background_mods or []},
+                ],
+            }
+        ],
+        "observations": [{"name": "c", "data": [15.0, 0.0, 5.0]}],
+        "measurements": measurements or [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }
+
+
+def test_staterror_of_an_empty_bin_is_fixed_and_the_others_have_pyhfs_widths():
+    # pyhf's staterror_builder: σ_i = √(Σ_samples unc²)/Σ_samples nominal, and γ_i fixed
+    # where the nominal sum is zero
+    st_s = {"name": "st", "type": "staterror", "data": [1.0, 0.0, 0.5]}
+    st_b = {"name": "st", "type": "staterror", "data": [2.0, 0.0, 0.5]}
+    ws_spec = spec([st_s], [st_b])
+    fm = FastModel.from_workspace(ws_spec)
+    sl = fm.set_slices["st"]
+    np.testing.assert_array_equal(fm.fixed[sl], [False, True, False])
+    by_hand = [np.sqrt(1.0 + 4.0) / 15.0, np.sqrt(0.25 + 0.25) / 5.0]
+    np.testing.assert_allclose(fm.aux_sigma[sl][[0, 2]], by_hand, rtol=1e-12, atol=0)
+    with pyhf_backend() as pyhf:
+        model = pyhf.Workspace(ws_spec).model()
+        assert list(fm.fixed) == model.config.suggested_fixed()
+        pyhf_sigmas = model.config.param_set("st").sigmas
+        np.testing.assert_allclose(
+            fm.aux_sigma[sl][[0, 2]], np.asarray(pyhf_sigmas)[[0, 2]], rtol=1e-12, atol=0
+        )
+
+
+def test_a_named_measurement_chooses_the_poi_and_an_unknown_one_is_refused():
+    measurements = [
+        {"name": "first", "config": {"poi": "mu", "parameters": []}},
+        {"name": "second", "config": {"poi": "k", "parameters": []}},
+    ]
+    k = {"name": "k", "type": "normfactor", "data": None}
+    ws_spec = spec(background_mods=[k], measurements=measurements)
+    assert (
+        FastModel.from_workspace(ws_spec).poi_index
+        == FastModel.from_workspace(ws_spec).set_slices["mu"].start
+    )
+    second = FastModel.from_workspace(ws_spec, "second")
+    assert second.poi_index == second.set_slices["k"].start
+    assert FastModel.from_workspace(ws_spec, "first").poi_index == second.set_slices["mu"].start
+    with pytest.raises(InputError, match=r"^workspace has no measurement 'third'$"):
+        FastModel.from_workspace(ws_spec, "third")
+
+
+def test_a_modifier_the_fast_path_cannot_compile_is_named():
+    shapesys = {"name": "unc", "type": "shapesys", "data": [1.0, 0.0, 1.0]}
+    with pytest.raises(InputError) as err:
+        FastModel.from_workspace(spec(background_mods=[shapesys]))
+    assert str(err.value) == (
+        "workspace modifier 'unc' has type 'shapesys'; the fast path supports "
+        "normfactor, normsys, histosys, staterror (use fast=False)"
+    )
+
+
+def test_one_name_for_two_kinds_of_parameter_is_refused_except_normsys_with_histosys():
+    norm = {"name": "x", "type": "normfactor", "data": None}
+    sys_ = {"name": "x", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}
+    histo = {
+        "name": "x",
+        "type": "histosys",
+        "data": {"hi_data": [11.0, 0.0, 2.0], "lo_data": [9.0, 0.0, 2.0]},
+    }
+    with pytest.raises(
+        InputError, match=r"^workspace parameter 'x' is used as both normfactor and normsys$"
+    ):
+        FastModel.from_workspace(spec([norm], [sys_]))
+    with pytest.raises(
+        InputError, match=r"^workspace parameter 'x' is used as both normsys and normfactor$"
+    ):
+        FastModel.from_workspace(spec([sys_], [norm]))
+    # HistFactory's OverallSys + HistoSys of one α: one constrained parameter
+    both = FastModel.from_workspace(spec(background_mods=[sys_, histo]))
+    assert both.set_slices["x"] == slice(both.set_slices["x"].start, both.set_slices["x"].start + 1)
+
+
+def test_a_staterror_shared_by_two_channels_is_refused():
+    st = {"name": "st", "type": "staterror", "data": [1.0, 0.0, 1.0]}
+    ws_spec = spec(background_mods=[st])
+    other = copy.deepcopy(ws_spec["channels"][0])
+    other["name"] = "d"
+    ws_spec["channels"].append(other)
+    ws_spec["observations"].append({"name": "d", "data": [15.0, 0.0, 5.0]})
+    with pytest.raises(InputError, match=r"^workspace staterror 'st' appears in two channels$"):
+        FastModel.from_workspace(ws_spec)
+
+
+@pytest.mark.parametrize("poi", ["absent", "unc"])
+def test_the_poi_must_be_a_normfactor_of_some_sample(poi):
+    unc = {"name": "unc", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}
+    measurements = [{"name": "m", "config": {"poi": poi, "parameters": []}}]
+    with pytest.raises(
+        InputError, match=rf"^workspace POI '{poi}' must be a normfactor of some sample$"
+    ):
+        FastModel.from_workspace(spec(background_mods=[unc], measurements=measurements))
