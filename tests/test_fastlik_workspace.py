@@ -120,3 +120,54 @@ def test_the_poi_must_be_a_normfactor_of_some_sample(poi):
         InputError, match=rf"^workspace POI '{poi}' must be a normfactor of some sample$"
     ):
         FastModel.from_workspace(spec(background_mods=[unc], measurements=measurements))
+
+
+def test_staterror_width_of_a_bin_expecting_less_than_one_event_is_relative_to_it():
+    # σ = unc/nominal, the nominal summed over the samples carrying the modifier (here the
+    # background alone: 1/10), also below one event: 0.2/0.5 = 0.4, as pyhf has it
+    st = {"name": "st", "type": "staterror", "data": [1.0, 0.0, 0.2]}
+    ws_spec = spec(background_mods=[st])
+    ws_spec["channels"][0]["samples"][1]["data"] = [10.0, 0.0, 0.5]
+    ws_spec["channels"][0]["samples"][0]["data"] = [5.0, 0.0, 0.0]
+    fm = FastModel.from_workspace(ws_spec)
+    sl = fm.set_slices["st"]
+    np.testing.assert_allclose(fm.aux_sigma[sl][[0, 2]], [0.1, 0.4], rtol=1e-12, atol=0)
+    with pyhf_backend() as pyhf:
+        sigmas = pyhf.Workspace(ws_spec).model().config.param_set("st").sigmas
+        np.testing.assert_allclose(
+            fm.aux_sigma[sl][[0, 2]], np.asarray(sigmas)[[0, 2]], rtol=1e-12, atol=0
+        )
+
+
+def test_the_measurements_parameter_settings_are_read_as_pyhf_reads_them():
+    # bounds, inits and fixed of the measurement's config; a setting for a parameter the
+    # model does not have (listed first) is skipped, not the end of the list
+    unc = {"name": "unc", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}
+    settings = [
+        {"name": "mu", "bounds": [[0.0, 5.0]], "inits": [2.0]},
+        {"name": "unc", "fixed": True, "inits": [0.5]},
+    ]
+    ws_spec = spec(background_mods=[unc])
+    ws_spec["measurements"][0]["config"]["parameters"] = settings
+    fm = FastModel.from_workspace(ws_spec)
+    with pyhf_backend() as pyhf:
+        model = pyhf.Workspace(ws_spec).model()
+        order = [fm.set_slices[n].start for n in model.config.par_order]
+        np.testing.assert_array_equal(fm.init[order], model.config.suggested_init())
+        np.testing.assert_array_equal(fm.bounds[order], model.config.suggested_bounds())
+        assert list(fm.fixed[order]) == model.config.suggested_fixed()
+    mu, u = fm.set_slices["mu"].start, fm.set_slices["unc"].start
+    assert (fm.init[mu], fm.init[u], fm.fixed[u], fm.fixed[mu]) == (2.0, 0.5, True, False)
+    ghost = copy.deepcopy(ws_spec)
+    ghost["measurements"][0]["config"]["parameters"].insert(0, {"name": "ghost", "fixed": True})
+    again = FastModel.from_workspace(ghost)
+    np.testing.assert_array_equal(again.init, fm.init)
+    np.testing.assert_array_equal(again.bounds, fm.bounds)
+    np.testing.assert_array_equal(again.fixed, fm.fixed)
+
+
+def test_a_sample_with_two_staterror_modifiers_is_refused():
+    one = {"name": "st1", "type": "staterror", "data": [1.0, 0.0, 1.0]}
+    two = {"name": "st2", "type": "staterror", "data": [1.0, 0.0, 1.0]}
+    with pytest.raises(InputError, match=r"^sample 'b' carries two staterror modifiers$"):
+        FastModel.from_workspace(spec(background_mods=[one, two]))
