@@ -501,3 +501,46 @@ def test_relative_stopping_on_observed_data_keeps_q_to_1e_8():
     q0_true = 2.0 * (_polished_minimum(fm, data, fm.aux_nominal, fit0.pars, 0.0) - nll_free)
     assert 0.5 < q0_true < 2.0
     assert 2.0 * (fit0.nll - nll_free) == pytest.approx(q0_true, rel=1e-8, abs=0)
+
+
+@pytest.mark.parametrize("alpha", [-0.8, -0.3, 0.45, 0.9])
+def test_code4_normsys_derivatives_inside_one_sigma_equal_finite_differences(alpha):
+    """One bin, one asymmetric normsys (hi 1.5, lo 0.7): inside |α| < 1 code 4 is a 6th-order
+    polynomial in α; λ'(α) and λ''(α) of the compiled kernel equal the central differences of
+    λ to 1e-7 (every power's coefficient enters: an error in one derivative term shows)."""
+    spec = {
+        "channels": [
+            {
+                "name": "c",
+                "samples": [
+                    {
+                        "name": "s",
+                        "data": [10.0],
+                        "modifiers": [
+                            {"name": "mu", "type": "normfactor", "data": None},
+                            {"name": "k", "type": "normsys", "data": {"hi": 1.5, "lo": 0.7}},
+                        ],
+                    }
+                ],
+            }
+        ],
+        "observations": [{"name": "c", "data": [10.0]}],
+        "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }
+    fm = FastModel.from_workspace(spec)
+    pars = fm.nominal_pars(mu=1.0)
+    k = fm.set_slices["k"].start
+    pars[k] = alpha
+    lam, jac, curv = fm._lam_jac(pars, True)
+
+    def lam_at(a: float) -> float:
+        p = pars.copy()
+        p[k] = a
+        return float(fm.expected_main(p)[0])
+
+    h = 1e-4
+    first = (lam_at(alpha + h) - lam_at(alpha - h)) / (2 * h)
+    second = (lam_at(alpha + h) - 2 * lam_at(alpha) + lam_at(alpha - h)) / h**2
+    assert jac[k][0] == pytest.approx(first, rel=1e-7, abs=0)
+    assert curv[k][0] == pytest.approx(second, rel=1e-5, abs=0)
