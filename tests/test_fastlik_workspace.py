@@ -171,3 +171,37 @@ def test_a_sample_with_two_staterror_modifiers_is_refused():
     two = {"name": "st2", "type": "staterror", "data": [1.0, 0.0, 1.0]}
     with pytest.raises(InputError, match=r"^sample 'b' carries two staterror modifiers$"):
         FastModel.from_workspace(spec(background_mods=[one, two]))
+
+
+def test_an_empty_bin_with_a_stated_uncertainty_is_still_fixed_as_in_pyhf():
+    # no nominal count to be relative to: pyhf fixes γ there whatever the uncertainty says
+    ws_spec = spec([{"name": "st", "type": "staterror", "data": [1.0, 0.3, 0.5]}])
+    fm = FastModel.from_workspace(ws_spec)
+    with pyhf_backend() as pyhf:
+        assert list(fm.fixed) == pyhf.Workspace(ws_spec).model().config.suggested_fixed()
+    assert fm.fixed[fm.set_slices["st"]].tolist() == [False, True, False]
+
+
+def test_two_staterrors_on_a_one_bin_sample_are_refused_whatever_their_order():
+    # the first staterror of the model is parameter 0: still a staterror already there
+    one = {"name": "a1", "type": "staterror", "data": [1.0]}
+    two = {"name": "a2", "type": "staterror", "data": [1.0]}
+    ws_spec = {
+        "channels": [
+            {
+                "name": "c",
+                "samples": [
+                    {
+                        "name": "b",
+                        "data": [10.0],
+                        "modifiers": [one, two, {"name": "mu", "type": "normfactor", "data": None}],
+                    }
+                ],
+            }
+        ],
+        "observations": [{"name": "c", "data": [10.0]}],
+        "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }
+    with pytest.raises(InputError, match=r"^sample 'b' carries two staterror modifiers$"):
+        FastModel.from_workspace(ws_spec)
