@@ -17,7 +17,7 @@
 #   MUTATION_DIR       scratch directory (default: a new temporary one); the repository is
 #                      copied there, so the working tree is never mutated
 #   MUTATION_TESTS_REV take tests/ from this git revision (e.g. to score an older suite)
-#   MUTATION_LINES_<module>  line ranges to mutate, e.g. MUTATION_LINES_fastlik_kernel=137:193
+#   MUTATION_LINES_<module>  line ranges to mutate, e.g. MUTATION_LINES_fastlik_kernel=136:192
 #                      ("/" in the module written "_"; defaults in lines_for(); empty for the
 #                      whole module)
 #   PYTHON             interpreter with mutmut 2.5 installed (default: .venv/bin/python;
@@ -92,7 +92,7 @@ lines_for() {
   if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
   case "$1" in
     fastlik/interpolation) echo "32:85" ;;
-    fastlik/kernel) echo "137:193" ;;
+    fastlik/kernel) echo "18:192" ;;
     fastlik/model) echo "151:208,210:219" ;;
     fastlik/fitting) echo "86:155" ;;
     inference/engine) echo "27:136" ;;

@@ -61,7 +61,6 @@ class CompiledKernel:
         self._inv_var = np.where(
             self.constrained, 1.0 / np.where(self.constrained, self.aux_sigma, 1.0) ** 2, 0.0
         )
-        self._stat_gamma_cells = self._stat_cells
         self._compile_bins()
 
     def _compile_bins(self) -> None:
