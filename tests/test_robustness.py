@@ -379,17 +379,32 @@ def _wait_for_lines(out: Path, n: int, proc: subprocess.Popen, timeout: float = 
     pytest.fail("the scan wrote nothing")
 
 
-def test_sigint_ends_a_scan_with_exit_130_one_line_and_an_intact_file(small_model, tmp_path):
+@pytest.fixture
+def slow_model(tmp_path) -> Path:
+    """The small model at ~0.2 s a point (10 000 true bins, 100 bins): its 25-point scan
+    computes for seconds after its first line, so a Ctrl-C then lands mid-scan (the small
+    model's points take milliseconds, and the signal could arrive as the process exited)."""
+    from tests.test_bad_input_corpus import SMALL_MODEL
+
+    old = "bin_width = 0.5"
+    assert old in SMALL_MODEL
+    path = tmp_path / "slow.toml"
+    path.write_text(SMALL_MODEL.replace(old, "bin_width = 0.05\ntrue_bins = 10000"))
+    return path
+
+
+def test_sigint_ends_a_scan_with_exit_130_one_line_and_an_intact_file(slow_model, tmp_path):
     out = tmp_path / "scan.jsonl"
-    proc = _start_scan(small_model, out, "--workers", "2")
+    proc = _start_scan(slow_model, out, "--workers", "2")
     _wait_for_lines(out, 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert err.strip().splitlines() == ["cevns-fit: interrupted"], err
     done = records(out)  # whole records only
+    assert 1 <= len(done) < 25  # interrupted mid-scan
     resumed = run_scan(
-        small_model, [parse_vary("threshold=5:9:25")], out=out, workers=1, progress=False
+        slow_model, [parse_vary("threshold=5:9:25")], out=out, workers=2, progress=False
     )
     assert resumed.resumed == len(done) and resumed.computed == 25 - len(done)
 
