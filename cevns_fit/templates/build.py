@@ -10,7 +10,6 @@ and adds the control channels of constrained backgrounds.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -28,7 +27,6 @@ from cevns_fit.templates.signal import (
 )
 
 _AXIS_LABELS = {"time": "arrival time (µs)"}
-_PER_BIN_NAME = re.compile(r"(.+)_bin\d+")
 
 
 def _trim_slice(total: np.ndarray) -> slice:
@@ -151,6 +149,8 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
         )
     ]
     control: dict[str, list[Sample]] = {}
+    # per control channel: the backgrounds it constrains, each free per energy bin or not
+    constrained: dict[str, dict[str, bool]] = {}
 
     def to_control(sample_nd: Sample, ratio: float) -> Sample:
         """The same background summed over time (a control window has no beam timing)."""
@@ -214,6 +214,7 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
                 control.setdefault(bkg.constrained_by, []).append(
                     to_control(sample, bkg.control_ratio)
                 )
+                constrained.setdefault(bkg.constrained_by, {})[bkg.name] = index is not None
     multi = len(axes) > 1
     channels = [
         Channel(
@@ -242,14 +243,10 @@ def build_templates(model: DetectorModel, exposure_kg_yr: float | None = None) -
                 axes=tuple(control_axes) if c_multi else (),
             )
         )
-        # per-bin samples are "<background>_bin<NN>" (above); other names are taken whole
-        per_bin = [_PER_BIN_NAME.fullmatch(s.name) for s in ctrl_samples]
         notes.append(
             f"control channel {name!r} constrains "
-            + ", ".join(
-                sorted({m[1] if m else s.name for m, s in zip(per_bin, ctrl_samples, strict=True)})
-            )
+            + ", ".join(sorted(constrained[name]))
             + " (free normalisation"
-            + (" per energy bin)" if any(per_bin) else ")")
+            + (" per energy bin)" if any(constrained[name].values()) else ")")
         )
     return AnalysisTemplates(channels=tuple(channels), exposure_kg_yr=exposure, notes=tuple(notes))
