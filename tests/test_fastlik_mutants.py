@@ -21,6 +21,7 @@ from cevns_fit.likelihood import build_workspace, pyhf_backend, pyhf_model
 from cevns_fit.templates import AnalysisTemplates, Channel, Sample
 from tests.test_fastlik import random_templates
 from tests.test_fastlik_observed import DATA, templates_with_gaps
+from tests.test_fastlik_workspace import spec as one_channel_spec
 
 
 def counting_model(signal, background=None, extra=()) -> FastModel:
@@ -509,27 +510,8 @@ def test_code4_normsys_derivatives_equal_finite_differences(alpha):
     polynomial in α, beyond it hi^α or lo^−α; λ'(α) and λ''(α) of the compiled kernel equal
     the central differences of λ (every power's coefficient enters: an error in one
     derivative term shows)."""
-    spec = {
-        "channels": [
-            {
-                "name": "c",
-                "samples": [
-                    {
-                        "name": "s",
-                        "data": [10.0],
-                        "modifiers": [
-                            {"name": "mu", "type": "normfactor", "data": None},
-                            {"name": "k", "type": "normsys", "data": {"hi": 1.5, "lo": 0.7}},
-                        ],
-                    }
-                ],
-            }
-        ],
-        "observations": [{"name": "c", "data": [10.0]}],
-        "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
-        "version": "1.0.0",
-    }
-    fm = FastModel.from_workspace(spec)
+    normsys = {"name": "k", "type": "normsys", "data": {"hi": 1.5, "lo": 0.7}}
+    fm = FastModel.from_workspace(one_channel_spec([normsys], signal=(10.0,), background=(0.0,)))
     pars = fm.nominal_pars(mu=1.0)
     k = fm.set_slices["k"].start
     pars[k] = alpha

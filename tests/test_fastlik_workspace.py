@@ -13,20 +13,30 @@ from cevns_fit.fastlik import FastModel
 from cevns_fit.likelihood import pyhf_backend
 
 
-def spec(signal_mods=None, background_mods=None, measurements=None) -> dict:
-    """One channel, three bins (the middle one empty), signal × μ over a background."""
+def spec(
+    signal_mods=None,
+    background_mods=None,
+    measurements=None,
+    *,
+    signal=(5.0, 0.0, 3.0),
+    background=(10.0, 0.0, 2.0),
+) -> dict:
+    """One channel, signal × μ over a background (by default three bins, the middle one
+    empty), observed data their sum."""
     mu = {"name": "mu", "type": "normfactor", "data": None}
     return {
         "channels": [
             {
                 "name": "c",
                 "samples": [
-                    {"name": "s", "data": [5.0, 0.0, 3.0], "modifiers": [mu, *(signal_mods or [])]},
-                    {"name": "b", "data": [10.0, 0.0, 2.0], "modifiers": background_mods or []},
+                    {"name": "s", "data": list(signal), "modifiers": [mu, *(signal_mods or [])]},
+                    {"name": "b", "data": list(background), "modifiers": background_mods or []},
                 ],
             }
         ],
-        "observations": [{"name": "c", "data": [15.0, 0.0, 5.0]}],
+        "observations": [
+            {"name": "c", "data": [s + b for s, b in zip(signal, background, strict=True)]}
+        ],
         "measurements": measurements or [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
         "version": "1.0.0",
     }
@@ -126,9 +136,7 @@ def test_staterror_width_of_a_bin_expecting_less_than_one_event_is_relative_to_i
     # σ = unc/nominal, the nominal summed over the samples carrying the modifier (here the
     # background alone: 1/10), also below one event: 0.2/0.5 = 0.4, as pyhf has it
     st = {"name": "st", "type": "staterror", "data": [1.0, 0.0, 0.2]}
-    ws_spec = spec(background_mods=[st])
-    ws_spec["channels"][0]["samples"][1]["data"] = [10.0, 0.0, 0.5]
-    ws_spec["channels"][0]["samples"][0]["data"] = [5.0, 0.0, 0.0]
+    ws_spec = spec(background_mods=[st], signal=(5.0, 0.0, 0.0), background=(10.0, 0.0, 0.5))
     fm = FastModel.from_workspace(ws_spec)
     sl = fm.set_slices["st"]
     np.testing.assert_allclose(fm.aux_sigma[sl][[0, 2]], [0.1, 0.4], rtol=1e-12, atol=0)
@@ -186,22 +194,6 @@ def test_two_staterrors_on_a_one_bin_sample_are_refused_whatever_their_order():
     # the first staterror of the model is parameter 0: still a staterror already there
     one = {"name": "a1", "type": "staterror", "data": [1.0]}
     two = {"name": "a2", "type": "staterror", "data": [1.0]}
-    ws_spec = {
-        "channels": [
-            {
-                "name": "c",
-                "samples": [
-                    {
-                        "name": "b",
-                        "data": [10.0],
-                        "modifiers": [one, two, {"name": "mu", "type": "normfactor", "data": None}],
-                    }
-                ],
-            }
-        ],
-        "observations": [{"name": "c", "data": [10.0]}],
-        "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
-        "version": "1.0.0",
-    }
+    ws_spec = spec(background_mods=[one, two], signal=(5.0,), background=(10.0,))
     with pytest.raises(InputError, match=r"^sample 'b' carries two staterror modifiers$"):
         FastModel.from_workspace(ws_spec)

@@ -94,10 +94,10 @@ def battery() -> list[tuple]:
         for factor in (1e-4, 1.0, 1e3):
             scaled = fm.scaled(factor)
             main, aux = scaled.asimov(mu=1.0)
-            mu0 = {scaled.poi_index: 0.0}
-            jobs.append((f"{name} Asimov μ=0 ref {factor:g}", scaled, main, aux, {"fix": mu0}))
-            jobs[-1][4]["reference_nll"] = 0.0
-            jobs.append((f"{name} Asimov μ=0 {factor:g}", scaled, main, aux, {"fix": mu0}))
+            mu0 = {"fix": {scaled.poi_index: 0.0}}
+            relative = {**mu0, "reference_nll": 0.0}
+            jobs.append((f"{name} Asimov μ=0 ref {factor:g}", scaled, main, aux, relative))
+            jobs.append((f"{name} Asimov μ=0 {factor:g}", scaled, main, aux, mu0))
         rng = np.random.default_rng(7)
         for mu in (0.0, 1.5, 4.0):
             data = rng.poisson(fm.expected_main(fm.nominal_pars(mu=mu))).astype(float)
