@@ -71,16 +71,9 @@ def _two_axis_channel() -> Channel:
 @pytest.fixture(scope="module")
 def lar_like(tmp_path_factory):
     """The LAr-like example model (examples/lar_like_3d.py): energy × time × F90."""
-    import importlib.util
-
     from cevns_fit.detector import load_detector_model
+    from tests.test_model_format import lar
 
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location(
-        "lar_like_3d", root / "examples" / "lar_like_3d.py"
-    )
-    lar = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lar)
     return lar, load_detector_model(lar.write_model(tmp_path_factory.mktemp("lar")))
 
 
